@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen
+# Every subcommand works on a fresh Debian machine with the .NET 10 SDK; `setup` installs the rest.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+CONFIG=${CONFIG:-Release}
+OUT=${OUT:-$ROOT/out}
+AOT_DIR=$OUT/fastepp
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# setup: what native AOT needs (clang drives compile+link; ILCompiler comes from NuGet).
+cmd_setup() {
+  local missing=()
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  command -v ld >/dev/null 2>&1 || missing+=(binutils)
+  dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  command -v dotnet >/dev/null 2>&1 || { echo "the .NET 10 SDK is required (dotnet on PATH)" >&2; exit 1; }
+}
+
+cmd_build() {
+  log "build ($CONFIG)"
+  dotnet build FastEpp.sln -c "$CONFIG" -nologo -v quiet -clp:NoSummary
+}
+
+# publish: native AOT, linux-x64, trimmed, invariant globalization. Any trim/AOT warning fails it.
+cmd_publish() {
+  cmd_setup
+  log "publish native AOT -> $AOT_DIR"
+  dotnet publish src/FastEpp/FastEpp.csproj -c Release -r linux-x64 -o "$AOT_DIR" -nologo -v quiet \
+    -p:TreatWarningsAsErrors=true -p:IlcTreatWarningsAsErrors=true -clp:NoSummary
+  rm -f "$AOT_DIR"/*.dbg "$AOT_DIR"/*.staticwebassets.endpoints.json
+  check_links "$AOT_DIR/fastepp"
+  ls -l "$AOT_DIR/fastepp" | awk '{printf "fastepp binary: %.1f MB\n", $5/1048576}' >&2
+}
+
+# The distroless/chiseled base provides libc, libm, libstdc++/libgcc, libssl/libcrypto (dlopen'ed) and
+# the loader; anything else linked in would be missing at runtime.
+check_links() {
+  local bad
+  bad=$(ldd "$1" | awk '{print $1}' | grep -vE '^(linux-vdso\.so|/lib64/ld-linux-x86-64\.so|libc\.so|libm\.so|libstdc\+\+\.so|libgcc_s\.so|libssl\.so|libcrypto\.so|libdl\.so|libpthread\.so|librt\.so)' || true)
+  if [ -n "$bad" ]; then echo "AOT binary links against libraries a distroless base lacks: $bad" >&2; exit 1; fi
+  log "ldd: $(ldd "$1" | awk '{print $1}' | tr '\n' ' ')"
+}
+
+# run: the EPP with the embedded default. With no arguments: a static endpoint list on localhost.
+cmd_run() {
+  cmd_publish >/dev/null
+  if [ $# -eq 0 ]; then
+    set -- --endpoints 127.0.0.1:8000,127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003 --secure-serving=false
+  fi
+  exec "$AOT_DIR/fastepp" "$@"
+}
+
+# smoke: start the AOT binary, drive one request over real gRPC the way Envoy does, stop it.
+cmd_smoke() {
+  [ -x "$AOT_DIR/fastepp" ] || cmd_publish
+  dotnet build perf/FastEpp.LoadGen/FastEpp.LoadGen.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+  local port=$((20000 + RANDOM % 20000)) pid rc=0
+  "$AOT_DIR/fastepp" --endpoints 10.0.0.1:8000,10.0.0.2:8000 --secure-serving=false \
+      --grpc-port $port --grpc-health-port $((port + 1)) --metrics-port $((port + 2)) >"$OUT/smoke.log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null || true' RETURN
+  dotnet perf/FastEpp.LoadGen/bin/Release/net10.0/FastEpp.LoadGen.dll smoke --target 127.0.0.1:$port \
+      --health 127.0.0.1:$((port + 1)) --expect 10.0.0.1:8000,10.0.0.2:8000 || rc=$?
+  kill -TERM $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  if [ $rc -ne 0 ]; then echo "smoke test FAILED; EPP log:" >&2; cat "$OUT/smoke.log" >&2; fi
+  return $rc
+}
+
+# test: every test suite, then the AOT binary (publish + smoke). Ends with "N passed, M failed".
+cmd_test() {
+  cmd_setup
+  mkdir -p "$OUT"
+  local passed=0 failed=0 rc=0 log line p f
+  for proj in $(ls tests/*/*.csproj); do
+    log "test $proj"
+    log=$OUT/test-$(basename "$proj" .csproj).log
+    set +e
+    dotnet test "$proj" -c "$CONFIG" -nologo 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    line=$(grep -E '(Passed|Failed)! +- +Failed: +[0-9]+, +Passed: +[0-9]+' "$log" | tail -n 1 || true)
+    if [ -n "$line" ]; then
+      f=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$line"); p=$(sed -E 's/.*Passed: +([0-9]+),.*/\1/' <<<"$line")
+      passed=$((passed + p)); failed=$((failed + f))
+    fi
+    if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "${f:-0}" = 0 ]; }; then failed=$((failed + 1)); fi
+  done
+  log "native AOT publish + smoke test"
+  if cmd_publish && cmd_smoke; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  echo "$passed passed, $failed failed"
+  [ $failed -eq 0 ]
+}
+
+cmd_bench() {
+  dotnet run -c Release --project perf/FastEpp.Benchmarks -- --filter "${1:-*}" "${@:2}"
+}
+
+cmd_loadgen() {
+  dotnet run -c Release --project perf/FastEpp.LoadGen -- "$@"
+}
+
+usage() { sed -n '2,3p' "$0" | sed 's/^# //'; }
+
+sub=${1:-}; shift || true
+case "$sub" in
+  setup|build|test|publish|run|smoke|bench|loadgen) "cmd_$sub" "$@" ;;
+  *) usage; exit 2 ;;
+esac

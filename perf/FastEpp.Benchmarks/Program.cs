@@ -1,0 +1,10 @@
+using BenchmarkDotNet.Running;
+
+namespace FastEpp.Benchmarks;
+
+public static class BenchmarkProgram
+{
+    // Workstation, non-concurrent GC (see the csproj): server GC over-counts allocated bytes.
+    public static void Main(string[] args) =>
+        BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
+}

@@ -1,0 +1,3 @@
+using FastEpp.Hosting;
+
+return await EppProgram.RunAsync(args);
