@@ -107,6 +107,54 @@ internal static class GoJsonText
     public static int Transcode<TSink>(scoped ReadOnlySpan<byte> src, bool final, GoStringMode mode, ref TSink sink)
         where TSink : IByteSink, allows ref struct
     {
+        // Fast path (RequestBodyBenchmarks): validate UTF-8 (and look for U+2028/9) once for the chunk, then
+        // only escapes and escapable ASCII stop the copy. Bad UTF-8 takes the careful per-rune path.
+        int cleanEnd = final ? src.Length : CompleteUtf8Prefix(src);
+        ReadOnlySpan<byte> clean = src[..cleanEnd];
+        if (!Utf8.IsValid(clean) || (mode != GoStringMode.Unquote && clean.IndexOf(LineSepPrefix) >= 0))
+        {
+            return TranscodeCareful(src, final, mode, ref sink);
+        }
+
+        int i = 0;
+        while (true)
+        {
+            ReadOnlySpan<byte> rest = src[i..cleanEnd];
+            int stop = mode == GoStringMode.Unquote ? rest.IndexOf((byte)'\\') : rest.IndexOfAny(s_quoteStops);
+            if (stop < 0)
+            {
+                sink.Write(rest);
+                return cleanEnd;
+            }
+
+            if (stop > 0)
+            {
+                sink.Write(rest[..stop]);
+            }
+
+            i += stop;
+            byte b = src[i];
+            if (b == (byte)'\\' && mode != GoStringMode.Encode)
+            {
+                if (!final && src.Length - i < MaxUnit)
+                {
+                    return i;
+                }
+
+                i += DecodeEscape(src[i..], mode, ref sink);
+            }
+            else
+            {
+                WriteQuotedAscii(b, ref sink);
+                i++;
+            }
+        }
+    }
+
+    /// <summary>Per-rune transcoding for chunks with invalid UTF-8 or U+2028/U+2029.</summary>
+    private static int TranscodeCareful<TSink>(scoped ReadOnlySpan<byte> src, bool final, GoStringMode mode, ref TSink sink)
+        where TSink : IByteSink, allows ref struct
+    {
         int i = 0;
         while (i < src.Length)
         {
@@ -164,14 +212,59 @@ internal static class GoJsonText
     /// <summary>Decoded (unquoted) byte length of a contiguous string content.</summary>
     public static long UnquotedLength(scoped ReadOnlySpan<byte> content)
     {
-        if (content.IndexOf((byte)'\\') < 0 && Utf8.IsValid(content))
+        if (!Utf8.IsValid(content))
         {
-            return content.Length;
+            var sink = new CountingSink();
+            TranscodeCareful(content, final: true, GoStringMode.Unquote, ref sink);
+            return sink.Count;
         }
 
-        var sink = new CountingSink();
-        Transcode(content, final: true, GoStringMode.Unquote, ref sink);
-        return sink.Count;
+        // Valid UTF-8: only escapes change the length (escapes are ASCII, so literal parts are valid too).
+        long length = content.Length;
+        int i = content.IndexOf((byte)'\\');
+        while (i >= 0 && i + 1 < content.Length)
+        {
+            int used;
+            int produced;
+            if (content[i + 1] != (byte)'u')
+            {
+                used = 2;
+                produced = 1;
+            }
+            else
+            {
+                int rune = GetU4(content[i..]);
+                used = 6;
+                if (rune < 0)
+                {
+                    used = 2;
+                    produced = 0;
+                }
+                else if (rune >= 0xD800 && rune < 0xE000)
+                {
+                    int r2 = GetU4(content[(i + 6)..]);
+                    bool pair = rune < 0xDC00 && r2 >= 0xDC00 && r2 < 0xE000;
+                    used = pair ? 12 : 6;
+                    produced = pair ? 4 : 3;
+                }
+                else
+                {
+                    produced = rune < 0x80 ? 1 : rune < 0x800 ? 2 : 3;
+                }
+            }
+
+            length -= used - produced;
+            i += used;
+            if (i >= content.Length)
+            {
+                break;
+            }
+
+            int next = content[i..].IndexOf((byte)'\\');
+            i = next < 0 ? -1 : i + next;
+        }
+
+        return length;
     }
 
     /// <summary>Writes a .NET string as a Go JSON string literal (with quotes).</summary>

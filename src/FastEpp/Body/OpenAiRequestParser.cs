@@ -132,7 +132,8 @@ internal static class OpenAiRequestParser
             r.ModelValueLength = (int)st.ModelLength;
         }
 
-        if (st.SaltLength >= 0)
+        // An empty cache_salt is the same as none for the reference (CacheSalt() == "").
+        if (st.SaltLength > 2)
         {
             Utf8InternCache.Entry e = Intern(body, st.SaltStart, st.SaltLength, Utf8InternCache.Salts);
             r.CacheSalt = e.Value;

@@ -31,7 +31,7 @@ internal sealed class ParsedRequest
     /// <summary>Top-level <c>stream</c> (exact key, last wins) is JSON <c>true</c>.</summary>
     public bool Stream { get; internal set; }
 
-    /// <summary>The typed <c>cache_salt</c> (case-insensitive key, last non-null string wins), or null.</summary>
+    /// <summary>The typed <c>cache_salt</c> (case-insensitive key, last non-null string wins); null when absent or empty.</summary>
     public string? CacheSalt { get; internal set; }
 
     /// <summary>UTF-8 bytes of <see cref="CacheSalt"/> (empty when absent).</summary>
