@@ -472,13 +472,19 @@ internal static class OpenAiRequestParser
         long start = reader.TokenStartIndex;
         int count = 0;
         long text = 0;
+        r.MessageEntryCount = 0;
+        r.BlockEntryCount = 0;
         if (t == JsonTokenType.StartArray)
         {
             reader.Read();
             while (reader.TokenType != JsonTokenType.EndArray)
             {
                 JsonTokenType et = reader.TokenType;
-                if (et == JsonTokenType.StartObject)
+                if (et == JsonTokenType.Null)
+                {
+                    r.AddMessage();
+                }
+                else if (et == JsonTokenType.StartObject)
                 {
                     long plain = WalkMessage(ref reader, ref st);
                     if (plain > 0)
@@ -514,6 +520,9 @@ internal static class OpenAiRequestParser
     /// <summary>One message object; returns the byte length of its plain text (Content.PlainText).</summary>
     private static long WalkMessage(ref Utf8JsonReader reader, ref WalkState st)
     {
+        ParsedRequest r = st.Result;
+        int entry = r.MessageEntryCount;
+        r.AddMessage();
         long rawLength = 0;
         long structuredLength = 0;
         bool structured = false;
@@ -527,6 +536,13 @@ internal static class OpenAiRequestParser
             JsonTokenType t = reader.TokenType;
             if (key == Key.Role)
             {
+                if (t == JsonTokenType.String)
+                {
+                    ref MessageEntry m = ref r.MessageEntries[entry];
+                    m.RoleStart = reader.TokenStartIndex;
+                    m.RoleLength = RawLength(ref reader);
+                }
+
                 ExpectKind(ref reader, ref st, JsonTokenType.String);
             }
             else if (key == Key.Content)
@@ -534,15 +550,24 @@ internal static class OpenAiRequestParser
                 if (t == JsonTokenType.String)
                 {
                     rawLength = UnquotedLength(ref reader);
+                    ref MessageEntry m = ref r.MessageEntries[entry];
+                    m.RawStart = reader.TokenStartIndex;
+                    m.RawLength = RawLength(ref reader);
                 }
                 else if (t == JsonTokenType.Null)
                 {
                     rawLength = 0;
+                    r.MessageEntries[entry].RawLength = 0;
                 }
                 else if (t == JsonTokenType.StartArray)
                 {
                     structured = true;
+                    int first = r.BlockEntryCount;
                     structuredLength = WalkContentBlocks(ref reader, ref st);
+                    ref MessageEntry m = ref r.MessageEntries[entry];
+                    m.HasBlocks = true;
+                    m.BlockFirst = first;
+                    m.BlockCount = r.BlockEntryCount - first;
                 }
                 else
                 {
@@ -571,9 +596,13 @@ internal static class OpenAiRequestParser
             JsonTokenType et = reader.TokenType;
             if (et == JsonTokenType.StartObject)
             {
-                length += WalkContentBlock(ref reader, ref st);
+                length += WalkContentBlock(ref reader, ref st, st.Result.AddBlock());
             }
-            else if (et != JsonTokenType.Null)
+            else if (et == JsonTokenType.Null)
+            {
+                st.Result.AddBlock();
+            }
+            else
             {
                 st.TypedError = true;
                 SkipValue(ref reader, ref st);
@@ -585,8 +614,9 @@ internal static class OpenAiRequestParser
         return length;
     }
 
-    private static long WalkContentBlock(ref Utf8JsonReader reader, ref WalkState st)
+    private static long WalkContentBlock(ref Utf8JsonReader reader, ref WalkState st, int block)
     {
+        ParsedRequest r = st.Result;
         bool isText = false;
         long textLength = 0;
         reader.Read();
@@ -594,7 +624,8 @@ internal static class OpenAiRequestParser
         {
             Key key = KeyEquals(ref reader, "type"u8, fold: true) ? Key.Type
                 : KeyEquals(ref reader, "text"u8, fold: true) ? Key.Text
-                : KeyEquals(ref reader, "image_url"u8, fold: true) || KeyEquals(ref reader, "video_url"u8, fold: true) ? Key.UrlBlock
+                : KeyEquals(ref reader, "image_url"u8, fold: true) ? Key.ImageBlock
+                : KeyEquals(ref reader, "video_url"u8, fold: true) ? Key.VideoBlock
                 : KeyEquals(ref reader, "input_audio"u8, fold: true) ? Key.AudioBlock
                 : Key.Other;
             reader.Read();
@@ -605,6 +636,9 @@ internal static class OpenAiRequestParser
                     if (t == JsonTokenType.String)
                     {
                         isText = StringEquals(ref reader, "text"u8);
+                        ref BlockEntry b = ref r.Block(block);
+                        b.TypeStart = reader.TokenStartIndex;
+                        b.TypeLength = RawLength(ref reader);
                     }
                     else if (t != JsonTokenType.Null)
                     {
@@ -617,6 +651,9 @@ internal static class OpenAiRequestParser
                     if (t == JsonTokenType.String)
                     {
                         textLength = UnquotedLength(ref reader);
+                        ref BlockEntry b = ref r.Block(block);
+                        b.TextStart = reader.TokenStartIndex;
+                        b.TextLength = RawLength(ref reader);
                     }
                     else if (t != JsonTokenType.Null)
                     {
@@ -625,11 +662,13 @@ internal static class OpenAiRequestParser
 
                     SkipValue(ref reader, ref st);
                     break;
-                case Key.UrlBlock:
+                case Key.ImageBlock:
+                case Key.VideoBlock:
                 case Key.AudioBlock:
                     if (t == JsonTokenType.StartObject)
                     {
-                        WalkStringFields(ref reader, ref st, key == Key.UrlBlock);
+                        int which = key == Key.AudioBlock ? 4 : key == Key.ImageBlock ? 3 : 5;
+                        WalkStringFields(ref reader, ref st, which, ref r.Block(block));
                     }
                     else
                     {
@@ -648,18 +687,46 @@ internal static class OpenAiRequestParser
         return isText ? textLength + 1 : 0;
     }
 
-    /// <summary>ImageBlock/VideoBlock {url} or AudioBlock {data, format}: string-or-null fields.</summary>
-    private static void WalkStringFields(ref Utf8JsonReader reader, ref WalkState st, bool url)
+    /// <summary>
+    /// ImageBlock (3) / VideoBlock (5) {url} or AudioBlock (4) {data, format}: string-or-null fields; the
+    /// last string of each is recorded (repeated sub-objects merge into the same struct, as in Go).
+    /// </summary>
+    private static void WalkStringFields(ref Utf8JsonReader reader, ref WalkState st, int which, ref BlockEntry b)
     {
         reader.Read();
         while (reader.TokenType == JsonTokenType.PropertyName)
         {
-            bool declared = url
-                ? KeyEquals(ref reader, "url"u8, fold: true)
-                : KeyEquals(ref reader, "data"u8, fold: true) || KeyEquals(ref reader, "format"u8, fold: true);
+            int field = which == 4
+                ? (KeyEquals(ref reader, "data"u8, fold: true) ? 1 : KeyEquals(ref reader, "format"u8, fold: true) ? 2 : 0)
+                : (KeyEquals(ref reader, "url"u8, fold: true) ? 1 : 0);
             reader.Read();
-            if (declared)
+            if (field > 0)
             {
+                if (reader.TokenType == JsonTokenType.String)
+                {
+                    long start = reader.TokenStartIndex;
+                    long length = RawLength(ref reader);
+                    switch (which, field)
+                    {
+                        case (3, _):
+                            b.ImageStart = start;
+                            b.ImageLength = length;
+                            break;
+                        case (5, _):
+                            b.VideoStart = start;
+                            b.VideoLength = length;
+                            break;
+                        case (4, 1):
+                            b.DataStart = start;
+                            b.DataLength = length;
+                            break;
+                        default:
+                            b.FormatStart = start;
+                            b.FormatLength = length;
+                            break;
+                    }
+                }
+
                 ExpectKind(ref reader, ref st, JsonTokenType.String);
             }
             else
@@ -1002,7 +1069,8 @@ internal static class OpenAiRequestParser
         Content,
         Type,
         Text,
-        UrlBlock,
+        ImageBlock,
+        VideoBlock,
         AudioBlock,
     }
 

@@ -85,6 +85,44 @@ internal sealed class ParsedRequest
 
     internal long PromptArrayTextLength { get; set; }
 
+    // Chat structure of the last `messages` array, recorded during the parse so the prefix input is written
+    // without a second reader pass (buffers only grow: no allocation once warm).
+    private MessageEntry[] _messageEntries = [];
+    private BlockEntry[] _blockEntries = [];
+
+    internal int MessageEntryCount { get; set; }
+
+    internal int BlockEntryCount { get; set; }
+
+    internal Span<MessageEntry> MessageEntries => _messageEntries.AsSpan(0, MessageEntryCount);
+
+    internal Span<BlockEntry> BlockEntries => _blockEntries.AsSpan(0, BlockEntryCount);
+
+    internal ref MessageEntry AddMessage()
+    {
+        if (MessageEntryCount == _messageEntries.Length)
+        {
+            Array.Resize(ref _messageEntries, Math.Max(16, _messageEntries.Length * 2));
+        }
+
+        ref MessageEntry e = ref _messageEntries[MessageEntryCount++];
+        e = default;
+        return ref e;
+    }
+
+    internal int AddBlock()
+    {
+        if (BlockEntryCount == _blockEntries.Length)
+        {
+            Array.Resize(ref _blockEntries, Math.Max(16, _blockEntries.Length * 2));
+        }
+
+        _blockEntries[BlockEntryCount] = default;
+        return BlockEntryCount++;
+    }
+
+    internal ref BlockEntry Block(int index) => ref _blockEntries[index];
+
     /// <summary>Per-stream scratch for the Go-value encoder (created on first use, then reused).</summary>
     internal GoValueScratch Scratch => _scratch ??= new GoValueScratch();
 
@@ -116,6 +154,8 @@ internal sealed class ParsedRequest
         PromptArrayKind = PromptArrayKind.None;
         PromptArrayCount = 0;
         PromptArrayTextLength = 0;
+        MessageEntryCount = 0;
+        BlockEntryCount = 0;
         _scratch?.Clear();
     }
 }
@@ -127,4 +167,37 @@ internal enum PromptArrayKind
     Empty,
     Strings,
     TokenIds,
+}
+
+/// <summary>
+/// One chat message as Go's Message holds it: Role = last non-null string; Content.Raw = last string/null;
+/// Content.Structured = last array. Positions are string token starts (the quote); lengths are raw content
+/// lengths without quotes.
+/// </summary>
+internal struct MessageEntry
+{
+    public long RoleStart;
+    public long RoleLength;
+    public long RawStart;
+    public long RawLength;
+    public bool HasBlocks;
+    public int BlockFirst;
+    public int BlockCount;
+}
+
+/// <summary>One ContentBlock (same conventions as <see cref="MessageEntry"/>); a zero length means "".</summary>
+internal struct BlockEntry
+{
+    public long TypeStart;
+    public long TypeLength;
+    public long TextStart;
+    public long TextLength;
+    public long ImageStart;
+    public long ImageLength;
+    public long DataStart;
+    public long DataLength;
+    public long FormatStart;
+    public long FormatLength;
+    public long VideoStart;
+    public long VideoLength;
 }

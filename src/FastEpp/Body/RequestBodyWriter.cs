@@ -52,7 +52,7 @@ internal static class RequestBodyWriter
                     WriteEmbeddingsInput(body, parsed, ref sink);
                     break;
                 case ApiKind.ChatCompletions:
-                    WriteMessages(body, parsed.Messages, ref sink);
+                    WriteMessages(body, parsed, ref sink);
                     break;
                 case ApiKind.Responses:
                     WriteResponsesInput(body, parsed, ref sink);
@@ -177,89 +177,46 @@ internal static class RequestBodyWriter
         sink.Write((byte)']');
     }
 
-    /// <summary>Go json.Marshal([]Message): [{"role":..(omitempty),"content":..}].</summary>
-    private static void WriteMessages(in ReadOnlySequence<byte> body, ValueRange messages, ref BufferWriterSink sink)
+    /// <summary>
+    /// Go json.Marshal([]Message): [{"role":..(omitempty),"content":..}], written from the structure the
+    /// parser recorded (no second reader pass over the prompt; RequestBodyBenchmarks).
+    /// </summary>
+    private static void WriteMessages(in ReadOnlySequence<byte> body, ParsedRequest parsed, ref BufferWriterSink sink)
     {
-        if (messages.Kind != JsonValueKind.Array)
+        if (parsed.Messages.Kind != JsonValueKind.Array)
         {
             sink.Write("null"u8);
             return;
         }
 
-        Utf8JsonReader reader = ReaderFor(body, messages);
-        reader.Read();
         sink.Write((byte)'[');
-        bool first = true;
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        Span<MessageEntry> messages = parsed.MessageEntries;
+        for (int i = 0; i < messages.Length; i++)
         {
-            if (!first)
+            ref MessageEntry m = ref messages[i];
+            if (i > 0)
             {
                 sink.Write((byte)',');
             }
 
-            first = false;
-            if (reader.TokenType != JsonTokenType.StartObject)
-            {
-                sink.Write("{\"content\":\"\"}"u8);
-                continue;
-            }
-
-            // Scan the message first: Go writes role before content whatever the input order.
-            long roleStart = 0, roleLength = 0, rawStart = 0, rawLength = 0, arrStart = 0, arrLength = 0;
-            reader.Read();
-            while (reader.TokenType == JsonTokenType.PropertyName)
-            {
-                bool isRole = KeyIs(ref reader, "role"u8);
-                bool isContent = !isRole && KeyIs(ref reader, "content"u8);
-                reader.Read();
-                long start = messages.Start + reader.TokenStartIndex;
-                JsonTokenType t = reader.TokenType;
-                if (isRole && t == JsonTokenType.String)
-                {
-                    roleStart = start;
-                    roleLength = TokenRawLength(ref reader);
-                }
-                else if (isContent && t == JsonTokenType.String)
-                {
-                    rawStart = start;
-                    rawLength = TokenRawLength(ref reader);
-                }
-                else if (isContent && t == JsonTokenType.Null)
-                {
-                    rawLength = 0;
-                }
-                else if (isContent && t == JsonTokenType.StartArray)
-                {
-                    arrStart = start;
-                    reader.Skip();
-                    arrLength = messages.Start + reader.BytesConsumed - start;
-                }
-                else
-                {
-                    reader.Skip();
-                }
-
-                reader.Read();
-            }
-
             sink.Write((byte)'{');
-            if (roleLength > 0)
+            if (m.RoleLength > 0)
             {
                 sink.Write("\"role\":\""u8);
-                GoJsonText.Transcode(body.Slice(roleStart + 1, roleLength), GoStringMode.Quote, ref sink);
+                WriteRawString(body, m.RoleStart, m.RoleLength, ref sink);
                 sink.Write("\","u8);
             }
 
             sink.Write("\"content\":"u8);
-            if (rawLength > 0)
+            if (m.RawLength > 0)
             {
                 sink.Write((byte)'"');
-                GoJsonText.Transcode(body.Slice(rawStart + 1, rawLength), GoStringMode.Quote, ref sink);
+                WriteRawString(body, m.RawStart, m.RawLength, ref sink);
                 sink.Write((byte)'"');
             }
-            else if (arrLength > 0)
+            else if (m.HasBlocks)
             {
-                WriteContentBlocks(body, new ValueRange(arrStart, arrLength, JsonValueKind.Array), ref sink);
+                WriteContentBlocks(body, parsed.BlockEntries.Slice(m.BlockFirst, m.BlockCount), ref sink);
             }
             else
             {
@@ -276,60 +233,15 @@ internal static class RequestBodyWriter
     /// Go json.Marshal([]ContentBlock): {"type":..,"text":..(omitempty),"image_url":{"url"?},
     /// "input_audio":{"data"?,"format"?},"video_url":{"url"?}}.
     /// </summary>
-    private static void WriteContentBlocks(in ReadOnlySequence<byte> body, ValueRange blocks, ref BufferWriterSink sink)
+    private static void WriteContentBlocks(in ReadOnlySequence<byte> body, Span<BlockEntry> blocks, ref BufferWriterSink sink)
     {
-        Utf8JsonReader reader = ReaderFor(body, blocks);
-        reader.Read();
         sink.Write((byte)'[');
-        bool first = true;
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        for (int i = 0; i < blocks.Length; i++)
         {
-            if (!first)
+            ref BlockEntry b = ref blocks[i];
+            if (i > 0)
             {
                 sink.Write((byte)',');
-            }
-
-            first = false;
-            var b = default(BlockFields);
-            if (reader.TokenType == JsonTokenType.StartObject)
-            {
-                reader.Read();
-                while (reader.TokenType == JsonTokenType.PropertyName)
-                {
-                    int field = KeyIs(ref reader, "type"u8) ? 1
-                        : KeyIs(ref reader, "text"u8) ? 2
-                        : KeyIs(ref reader, "image_url"u8) ? 3
-                        : KeyIs(ref reader, "input_audio"u8) ? 4
-                        : KeyIs(ref reader, "video_url"u8) ? 5
-                        : 0;
-                    reader.Read();
-                    long start = blocks.Start + reader.TokenStartIndex;
-                    JsonTokenType t = reader.TokenType;
-                    if (field is 1 or 2 && t == JsonTokenType.String)
-                    {
-                        long len = TokenRawLength(ref reader);
-                        if (field == 1)
-                        {
-                            b.TypeStart = start;
-                            b.TypeLength = len;
-                        }
-                        else
-                        {
-                            b.TextStart = start;
-                            b.TextLength = len;
-                        }
-                    }
-                    else if (field >= 3 && t == JsonTokenType.StartObject)
-                    {
-                        ReadSubBlock(ref reader, blocks.Start, field, ref b);
-                    }
-                    else
-                    {
-                        reader.Skip();
-                    }
-
-                    reader.Read();
-                }
             }
 
             sink.Write("{\"type\":\""u8);
@@ -353,48 +265,6 @@ internal static class RequestBodyWriter
         }
 
         sink.Write((byte)']');
-    }
-
-    private static void ReadSubBlock(ref Utf8JsonReader reader, long baseOffset, int field, ref BlockFields b)
-    {
-        reader.Read();
-        while (reader.TokenType == JsonTokenType.PropertyName)
-        {
-            int which = field == 4
-                ? (KeyIs(ref reader, "data"u8) ? 1 : KeyIs(ref reader, "format"u8) ? 2 : 0)
-                : (KeyIs(ref reader, "url"u8) ? 1 : 0);
-            reader.Read();
-            if (which > 0 && reader.TokenType == JsonTokenType.String)
-            {
-                long start = baseOffset + reader.TokenStartIndex;
-                long len = TokenRawLength(ref reader);
-                switch (field, which)
-                {
-                    case (3, _):
-                        b.ImageStart = start;
-                        b.ImageLength = len;
-                        break;
-                    case (5, _):
-                        b.VideoStart = start;
-                        b.VideoLength = len;
-                        break;
-                    case (4, 1):
-                        b.DataStart = start;
-                        b.DataLength = len;
-                        break;
-                    default:
-                        b.FormatStart = start;
-                        b.FormatLength = len;
-                        break;
-                }
-            }
-            else
-            {
-                reader.Skip();
-            }
-
-            reader.Read();
-        }
     }
 
     private static bool WriteOptionalField(in ReadOnlySequence<byte> body, ReadOnlySpan<byte> prefix, long start, long length, ref BufferWriterSink sink, bool first)
@@ -590,12 +460,5 @@ internal static class RequestBodyWriter
         }
 
         return !sink.Overflow && GoJsonText.FoldEquals(sink.Written, name);
-    }
-
-    private struct BlockFields
-    {
-        public long TypeStart, TypeLength, TextStart, TextLength;
-        public long ImageStart, ImageLength, VideoStart, VideoLength;
-        public long DataStart, DataLength, FormatStart, FormatLength;
     }
 }

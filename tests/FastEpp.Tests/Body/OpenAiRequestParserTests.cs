@@ -242,6 +242,18 @@ public class OpenAiRequestParserTests
         Assert.Null(r2.CacheSalt);
     }
 
+    [Theory]
+    [InlineData("{\"prompt\":\"p\",\"cache_salt\":\"\"}", null)]
+    [InlineData("{\"prompt\":\"p\",\"cache_salt\":\"a\",\"cache_salt\":\"\"}", null)]
+    [InlineData("{\"prompt\":\"p\",\"cache_salt\":\"a\",\"CACHE_SALT\":null}", "a")]
+    [InlineData("{\"prompt\":\"p\",\"cache_salt\":\"\\u00e9\"}", "é")]
+    public void Parse_CacheSalt_EmptyIsNone(string body, string? expected)
+    {
+        var (status, _, r) = Parse(TestApi.Completions, body);
+        Assert.Equal(ParseStatus.Ok, status);
+        Assert.Equal(expected, r.CacheSalt);
+    }
+
     [Fact]
     public void Parse_Ranges_PointAtTopLevelValues()
     {
