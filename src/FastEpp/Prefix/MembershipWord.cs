@@ -133,4 +133,32 @@ internal static class MembershipWord
         }
         return any;
     }
+
+    /// <summary>Adds <paramref name="amount"/> to counts[slot] for every inline slot below counts.Length.</summary>
+    public static void AddInline(ulong word, int amount, Span<int> counts)
+    {
+        for (int f = 0; f < InlineFields; f++)
+        {
+            int slot = SlotAt(word, f);
+            if ((uint)slot < (uint)counts.Length)
+                counts[slot] += amount;
+        }
+    }
+
+    /// <summary>Adds <paramref name="amount"/> to counts[slot] for every set bit below counts.Length.</summary>
+    public static void AddBits(ReadOnlySpan<ulong> bits, int amount, Span<int> counts)
+    {
+        for (int i = 0; i < bits.Length; i++)
+        {
+            ulong w = bits[i];
+            int baseSlot = i << 6;
+            while (w != 0)
+            {
+                int slot = baseSlot + BitOperations.TrailingZeroCount(w);
+                if ((uint)slot < (uint)counts.Length)
+                    counts[slot] += amount;
+                w &= w - 1;
+            }
+        }
+    }
 }

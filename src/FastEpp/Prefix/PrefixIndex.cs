@@ -76,14 +76,26 @@ internal sealed class PrefixIndex
 
         EndpointDirectory directory = Volatile.Read(ref _directory);
         int slotCount = directory.SlotCount;
-        int[]? rented = null;
+        int slotWords = (slotCount + 63) >> 6;
+        int[]? rentedCounts = null;
+        ulong[]? rentedBits = null;
         Span<int> counts = slotCount <= StackCountSlots
             ? stackalloc int[StackCountSlots]
-            : (rented = ArrayPool<int>.Shared.Rent(slotCount));
+            : (rentedCounts = ArrayPool<int>.Shared.Rent(slotCount));
         counts = counts[..slotCount];
         counts.Clear();
+        Span<ulong> runBits = slotWords <= StackCountSlots / 64
+            ? stackalloc ulong[StackCountSlots / 64]
+            : (rentedBits = ArrayPool<ulong>.Shared.Rent(slotWords));
+        runBits = runBits[..slotWords];
 
+        // Consecutive blocks usually have the same holders (a shared prefix, then one endpoint's tail), so
+        // memberships are counted per run: a run is extended while the next block's membership equals the
+        // run's (an inline word, or a bitset copied when the run started) and flushed once with its length.
         int walked = 0;
+        int runLength = 0;
+        bool runIsBits = false;
+        ulong runWord = 0;
         PrefixIndexShard[] shards = _shards;
         int shift = _shardShift;
         foreach (ulong hash in hashes)
@@ -95,15 +107,31 @@ internal sealed class PrefixIndex
             if (MembershipWord.IsOverflow(word))
             {
                 ulong[]? bits = table.ReadOverflow(MembershipWord.OverflowIndex(word));
-                if (bits is null || !MembershipWord.CountBits(bits, counts))
+                if (bits is null)
                     break;
+                // runWord != 0 marks a bitset run with a counted slot; only such a run can be extended, so an
+                // emptied bitset (overflow words stay until the next rehash) is always checked and ends the walk.
+                if (!(runIsBits && runWord != 0 && SameBits(bits, runBits)))
+                {
+                    Flush(counts, runLength, runIsBits, runWord, runBits);
+                    runLength = 0;
+                    if (!CopyBits(bits, runBits, out bool counted))
+                        break;   // no bit set: nobody holds this hash any more
+                    runIsBits = true;
+                    runWord = counted ? 1UL : 0UL;
+                }
             }
-            else
+            else if (runIsBits || word != runWord)   // a new inline run
             {
-                MembershipWord.CountInline(word, counts);
+                Flush(counts, runLength, runIsBits, runWord, runBits);
+                runIsBits = false;
+                runWord = word;
+                runLength = 0;
             }
+            runLength++;
             walked++;
         }
+        Flush(counts, runLength, runIsBits, runWord, runBits);
 
         for (int i = 0; i < endpointIds.Length; i++)
         {
@@ -111,9 +139,53 @@ internal sealed class PrefixIndex
             matchCounts[i] = (uint)slot < (uint)counts.Length ? counts[slot] : 0;
         }
 
-        if (rented is not null)
-            ArrayPool<int>.Shared.Return(rented);
+        if (rentedCounts is not null)
+            ArrayPool<int>.Shared.Return(rentedCounts);
+        if (rentedBits is not null)
+            ArrayPool<ulong>.Shared.Return(rentedBits);
         return walked;
+    }
+
+    private static void Flush(Span<int> counts, int runLength, bool runIsBits, ulong runWord, ReadOnlySpan<ulong> runBits)
+    {
+        if (runLength == 0)
+            return;
+        if (runIsBits)
+            MembershipWord.AddBits(runBits, runLength, counts);
+        else
+            MembershipWord.AddInline(runWord, runLength, counts);
+    }
+
+    /// <summary>
+    /// Copies the slots a reader counts into <paramref name="run"/>; returns whether any bit of the whole bitset
+    /// is set, and in <paramref name="counted"/> whether one of the copied (counted) slots is.
+    /// </summary>
+    private static bool CopyBits(ulong[] bits, Span<ulong> run, out bool counted)
+    {
+        ulong inRange = 0;
+        int shared = Math.Min(bits.Length, run.Length);
+        for (int i = 0; i < shared; i++)
+        {
+            ulong w = Volatile.Read(ref bits[i]);
+            run[i] = w;
+            inRange |= w;
+        }
+        run[shared..].Clear();
+        ulong beyond = 0;
+        for (int i = shared; i < bits.Length; i++)
+            beyond |= Volatile.Read(ref bits[i]);
+        counted = inRange != 0;
+        return (inRange | beyond) != 0;
+    }
+
+    /// <summary>Whether a bitset holds exactly the run's slots (over the slots this reader counts).</summary>
+    private static bool SameBits(ulong[] bits, ReadOnlySpan<ulong> run)
+    {
+        // Each word is a single atomic read and a writer flips one bit per write, so any read order is a valid view.
+        int shared = Math.Min(bits.Length, run.Length);
+        if (!bits.AsSpan(0, shared).SequenceEqual(run[..shared]))
+            return false;
+        return !run[shared..].ContainsAnyExcept(0UL);
     }
 
     /// <summary>

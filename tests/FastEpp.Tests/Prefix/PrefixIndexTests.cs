@@ -260,6 +260,87 @@ public sealed class PrefixIndexTests(ITestOutputHelper output)
         Assert.Equal(expected, index.GetHolders(A));
     }
 
+    [Fact]
+    public void Match_RunsOfEqualAndChangingMemberships_CountLikeTheModel()
+    {
+        var index = new PrefixIndex();
+        var model = new ReferencePrefixModel();
+        ulong[] h = [11, 12, 13, 14, 15, 16, 17, 18, 19];
+        void Hold(int id, params ulong[] hashes)
+        {
+            index.Record(hashes, id, 100);
+            model.Record(hashes, id, 100);
+        }
+        for (int id = 1; id <= 5; id++)
+            Hold(id, h[0], h[1], h[2]);          // bitsets with equal contents (a run)
+        for (int id = 1; id <= 4; id++)
+            Hold(id, h[3]);                      // a smaller bitset
+        Hold(1, h[4], h[5]);                     // inline {1,2,3} twice ...
+        Hold(2, h[4], h[5]);
+        Hold(3, h[4], h[5]);
+        Hold(3, h[6]);                           // ... then inline in another insertion order
+        Hold(2, h[6]);
+        Hold(1, h[6], h[7]);                     // {1}
+        for (int id = 1; id <= 6; id++)
+            Hold(id, h[8]);                      // back to a bitset after inline words
+
+        int[] ids = [1, 2, 3, 4, 5, 6, 7];
+        var expected = new int[ids.Length];
+        var actual = new int[ids.Length];
+        Assert.Equal(model.Match(h, ids, expected), index.Match(h, ids, actual));
+        Assert.Equal(expected, actual);
+        Assert.Equal([9, 8, 8, 5, 4, 1, 0], actual);
+    }
+
+    [Fact]
+    public void Match_BitsetEmptiedByRemovals_StopsTheWalk()
+    {
+        var index = new PrefixIndex();
+        for (int id = 1; id <= 5; id++)
+            index.Record([A], id, 10);
+        for (int id = 6; id <= 10; id++)
+            index.Record([B], id, 10);
+        index.Record([A, B, C], 1, 10);          // endpoint 1 now holds A, B, C
+        for (int id = 6; id <= 10; id++)
+            index.RemoveEndpoint(id);
+
+        var counts = new int[2];
+        Assert.Equal(3, index.Match([A, B, C], [1, 2], counts));
+        Assert.Equal([3, 1], counts);
+
+        index.RemoveEndpoint(1);                  // B's membership: a bitset with no bit left
+        Assert.Equal(1, index.Match([A, B, C], [1, 2], counts));
+        Assert.Equal([0, 1], counts);
+        Assert.Empty(index.GetHolders(B));
+    }
+
+    [Fact]
+    public void RandomOperations_MoreEndpointsThanTheStackScratch_MatchTheModel()
+    {
+        var rng = new Random(9);
+        var index = new PrefixIndex(shardBits: 2);
+        var model = new ReferencePrefixModel();
+        ulong[][] chains = TestChains.Build(rng, chainCount: 40, families: 3);
+        int[] ids = Enumerable.Range(1, 700).ToArray();
+        for (int step = 0; step < 3000; step++)
+        {
+            ulong[] chain = chains[rng.Next(chains.Length)];
+            int id = ids[rng.Next(ids.Length)];
+            if (rng.Next(20) == 0)
+            {
+                index.RemoveEndpoint(id);
+                model.Remove(id);
+            }
+            else
+            {
+                int capacity = 1 + rng.Next(30);
+                index.Record(chain, id, capacity);
+                model.Record(chain, id, capacity);
+            }
+        }
+        AssertSameContents(model, index, chains, [.. ids, 701]);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
