@@ -407,9 +407,19 @@ public sealed class PrefixIndexTests(ITestOutputHelper output)
         }
         long after = GC.GetTotalMemory(forceFullCollection: true);
 
+        // The reference shape with the same content, for comparison (README figure).
+        var model = new ReferencePrefixModel();
+        long modelBefore = GC.GetTotalMemory(forceFullCollection: true);
+        foreach (int id in index.GetEndpointIds())
+            model.Record(index.GetEntries(id).Reverse().ToArray(), id, capacity);
+        long modelAfter = GC.GetTotalMemory(forceFullCollection: true);
+        Assert.Equal(index.EntryCount, model.EntryCount);
+
         Assert.Equal(endpoints * capacity, index.EntryCount);
         double perEntry = (double)index.ApproximateBytes / index.EntryCount;
-        output.WriteLine($"entries={index.EntryCount} approx={index.ApproximateBytes} B ({perEntry:F1} B/entry), GC heap delta={(after - before) / (double)index.EntryCount:F1} B/entry");
+        output.WriteLine($"entries={index.EntryCount} approx={index.ApproximateBytes} B ({perEntry:F1} B/entry), " +
+            $"GC heap delta={(after - before) / (double)index.EntryCount:F1} B/entry, " +
+            $"reference shape={(modelAfter - modelBefore) / (double)model.EntryCount:F1} B/entry");
         Assert.InRange(perEntry, 16, 100);
     }
 
