@@ -11,6 +11,12 @@ internal sealed class EndpointLru
 {
     private const int MinNodes = 16;
 
+    /// <summary>
+    /// Cap on a reported capacity (64M blocks ≈ 4 GiB of index for one endpoint): a bogus CacheNumBlocks must not
+    /// let one endpoint's arrays overflow. Real servers report well below it.
+    /// </summary>
+    public const int MaxCapacity = 1 << 26;
+
     private Node[] _nodes = [];
     private int[] _buckets = [];   // node index + 1; 0 = empty
     private int _count;
@@ -21,7 +27,7 @@ internal sealed class EndpointLru
     {
         Id = id;
         Slot = slot;
-        Capacity = Math.Max(1, capacity);
+        Capacity = Math.Clamp(capacity, 1, MaxCapacity);
     }
 
     public int Id { get; }

@@ -192,7 +192,8 @@ internal sealed class PrefixIndex
     /// §3.5 Add: records that <paramref name="endpointId"/> now holds <paramref name="hashes"/>, in chain order
     /// (an existing hash becomes most recent; a new one beyond capacity evicts the least recent, so a request's
     /// first block is its oldest). The endpoint's LRU is created on first use with <paramref name="capacity"/>
-    /// (see <see cref="PrefixCacheParameters.ServerCapacity"/>), which then stays fixed; later values are ignored.
+    /// (see <see cref="PrefixCacheParameters.ServerCapacity"/>; clamped to [1, <see cref="EndpointLru.MaxCapacity"/>]),
+    /// which then stays fixed; later values are ignored.
     /// Ignored when <see cref="MaxEndpoints"/> endpoints are already held.
     /// </summary>
     public void Record(ReadOnlySpan<ulong> hashes, int endpointId, int capacity)

@@ -143,6 +143,17 @@ public sealed class PrefixIndexTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Record_HugeReportedCapacity_GrowsOnlyWithTheEntries()
+    {
+        var index = new PrefixIndex();
+        ulong[] chain = Enumerable.Range(1, 5000).Select(i => (ulong)i).ToArray();
+        index.Record(chain, 1, int.MaxValue);
+        Assert.Equal(5000, index.EntryCount);
+        Assert.InRange(index.ApproximateBytes, 1, 5000 * 100);
+        Assert.Equal(chain.Reverse(), index.GetEntries(1));
+    }
+
+    [Fact]
     public void Record_EmptyHashes_DoesNotCreateEndpoint()
     {
         var index = new PrefixIndex();
