@@ -37,9 +37,10 @@ internal sealed class MetricsPoller : IAsyncDisposable
     private readonly MetricsPollerOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly HttpClient _client;
+    private readonly HttpMessageInvoker _invoker;
     private readonly long _intervalTicks;
     private readonly long _maxBackoffTicks;
+    private readonly long _timeoutTicks;
     private readonly TimeSpan _tickPeriod;
 
     // Loop-owned state (only the loop thread touches these).
@@ -66,11 +67,10 @@ internal sealed class MetricsPoller : IAsyncDisposable
         _options = options;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
-        _client = new HttpClient(handler ?? CreateHandler(options), disposeHandler: handler is null)
-        {
-            Timeout = Timeout.InfiniteTimeSpan, // per-scrape timeout via a token
-        };
-        _client.DefaultRequestHeaders.TryAddWithoutValidation("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1");
+        // HttpMessageInvoker, not HttpClient: no per-request linked token source; the handler
+        // returns once headers arrive and the body is streamed (ResponseHeadersRead semantics).
+        _invoker = new HttpMessageInvoker(handler ?? CreateHandler(options), disposeHandler: handler is null);
+        _timeoutTicks = ToTimestampTicks(options.RequestTimeout);
         _intervalTicks = ToTimestampTicks(options.RefreshInterval);
         _maxBackoffTicks = ToTimestampTicks(options.MaxBackoff);
         // Several ticks per interval spread scrapes out; the bounds keep idle wake-ups cheap.
@@ -133,7 +133,7 @@ internal sealed class MetricsPoller : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        _client.Dispose(); // a caller-provided handler stays alive (disposeHandler: false)
+        _invoker.Dispose(); // a caller-provided handler stays alive (disposeHandler: false)
         _stopping.Dispose();
     }
 
@@ -158,6 +158,15 @@ internal sealed class MetricsPoller : IAsyncDisposable
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            // Scrapes in flight use per-endpoint tokens: cancel them so shutdown does not wait for timeouts.
+            foreach (var t in _targets)
+                t.CancelIfArmed();
+            lock (_retired)
+                foreach (var t in _retired)
+                    t.CancelIfArmed();
         }
     }
 
@@ -215,15 +224,25 @@ internal sealed class MetricsPoller : IAsyncDisposable
         {
             int index = (start + k) % n;
             var t = targets[index];
-            if (Volatile.Read(ref t.InFlight) != 0 || now < Volatile.Read(ref t.NextDue))
+            if (Volatile.Read(ref t.InFlight) != 0)
+            {
+                // Timeout watchdog: one check per tick instead of a timer per scrape.
+                if (now - Volatile.Read(ref t.StartedAt) > _timeoutTicks)
+                    t.CancelIfArmed();
+                continue;
+            }
+            long due = Volatile.Read(ref t.NextDue);
+            if (now < due)
                 continue;
             if (Volatile.Read(ref _active) >= _options.MaxConcurrency)
             {
-                // Resume here next tick so the endpoints after this one do not starve.
-                _cursor = index;
+                // Resume from the first deferred endpoint next tick so none starves.
+                if (!saturated)
+                    _cursor = index;
                 saturated = true;
-                break;
+                continue;
             }
+            t.Arm(now, due);
             Volatile.Write(ref t.InFlight, 1);
             Interlocked.Increment(ref _active);
             _ = ScrapeAsync(t, cancellationToken);
@@ -290,20 +309,16 @@ internal sealed class MetricsPoller : IAsyncDisposable
 
     private async Task ScrapeAsync(PollTarget target, CancellationToken stopping)
     {
-        long started = _time.GetTimestamp();
         byte[]? buffer = null;
         string? failure = null;
         ScrapeReport report = default;
         var plan = target.Plan;
         var endpoint = target.Endpoint;
-        CancellationTokenSource? timeout = null;
+        var ct = target.Token; // armed on the loop thread just before this call
         try
         {
-            timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            timeout.CancelAfter(_options.RequestTimeout);
-            var ct = timeout.Token;
             using var request = new HttpRequestMessage(HttpMethod.Get, target.Uri);
-            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            using var response = await _invoker.SendAsync(request, ct).ConfigureAwait(false);
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 failure = $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}";
@@ -352,7 +367,7 @@ internal sealed class MetricsPoller : IAsyncDisposable
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             // Shutting down: not a model-server failure, nothing to log.
-            CompleteStopped(target, buffer, timeout);
+            CompleteStopped(target, buffer);
             return;
         }
         catch (OperationCanceledException)
@@ -374,15 +389,14 @@ internal sealed class MetricsPoller : IAsyncDisposable
 
         if (buffer is not null)
             ArrayPool<byte>.Shared.Return(buffer);
-        timeout?.Dispose();
-        Complete(target, endpoint, plan, started, failure, report);
+        Complete(target, endpoint, plan, failure, report);
     }
 
-    private void CompleteStopped(PollTarget target, byte[]? buffer, CancellationTokenSource? timeout)
+    private void CompleteStopped(PollTarget target, byte[]? buffer)
     {
         if (buffer is not null)
             ArrayPool<byte>.Shared.Return(buffer);
-        timeout?.Dispose();
+        target.Disarm();
         Volatile.Write(ref target.InFlight, 0);
         Interlocked.Decrement(ref _active);
     }
@@ -396,9 +410,12 @@ internal sealed class MetricsPoller : IAsyncDisposable
         return report;
     }
 
-    private void Complete(PollTarget target, Endpoint endpoint, ScrapePlan plan, long started, string? failure, ScrapeReport report)
+    private void Complete(PollTarget target, Endpoint endpoint, ScrapePlan plan, string? failure, ScrapeReport report)
     {
+        target.Disarm();
         Interlocked.Increment(ref _scrapes);
+        long started = target.StartedAt;
+        long baseline = started;
         long delay;
         lock (target)
         {
@@ -440,11 +457,15 @@ internal sealed class MetricsPoller : IAsyncDisposable
                     status.LoggedIncomplete = incomplete;
                 }
                 delay = _intervalTicks;
+                // Schedule from the due time, not the (tick-rounded) start, so the average
+                // period equals the interval; after a long delay restart from now.
+                if (started - target.DueAt < _intervalTicks)
+                    baseline = target.DueAt;
             }
         }
 
         double jitter = _options.Jitter * (Random.Shared.NextDouble() * 2 - 1);
-        Volatile.Write(ref target.NextDue, started + (long)(delay * (1 + jitter)));
+        Volatile.Write(ref target.NextDue, baseline + (long)(delay * (1 + jitter)));
         Volatile.Write(ref target.InFlight, 0);
         Interlocked.Decrement(ref _active);
     }
@@ -458,10 +479,53 @@ internal sealed class MetricsPoller : IAsyncDisposable
         public ScrapePlan Plan = plan;
         public Uri Uri = uri;
         public long NextDue;
+        public long DueAt;
+        public long StartedAt;
         public int InFlight;
         public volatile bool Removed;
         public EndpointScrapeStatus Status;
         public readonly byte[] Probe = new byte[1];
+        private CancellationTokenSource _cts = new();
+        private bool _armed;
+
+        public CancellationToken Token => _cts.Token;
+
+        /// <summary>Loop thread, before a scrape starts: records times and enables the watchdog.</summary>
+        public void Arm(long now, long due)
+        {
+            lock (this)
+            {
+                DueAt = due;
+                Volatile.Write(ref StartedAt, now);
+                _armed = true;
+            }
+        }
+
+        /// <summary>Watchdog or shutdown: cancels the scrape in flight, if any.</summary>
+        public void CancelIfArmed()
+        {
+            lock (this)
+            {
+                if (!_armed)
+                    return;
+                _armed = false;
+                _cts.Cancel();
+            }
+        }
+
+        /// <summary>Scrape completion: the token source is reused unless it was cancelled.</summary>
+        public void Disarm()
+        {
+            lock (this)
+            {
+                _armed = false;
+                if (!_cts.TryReset())
+                {
+                    _cts.Dispose();
+                    _cts = new CancellationTokenSource();
+                }
+            }
+        }
     }
 }
 
