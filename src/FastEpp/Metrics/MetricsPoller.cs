@@ -53,6 +53,7 @@ internal sealed class MetricsPoller : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
     private int _active;
+    private CancellationToken _runToken;
     private long _scrapes;
     private long _failures;
 
@@ -140,6 +141,7 @@ internal sealed class MetricsPoller : IAsyncDisposable
     /// <summary>The loop; <see cref="Start"/> runs it on the thread pool, tests may call it directly.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        _runToken = cancellationToken;
         using var timer = new PeriodicTimer(_tickPeriod, _time);
         try
         {
@@ -245,7 +247,9 @@ internal sealed class MetricsPoller : IAsyncDisposable
             t.Arm(now, due);
             Volatile.Write(ref t.InFlight, 1);
             Interlocked.Increment(ref _active);
-            _ = ScrapeAsync(t, cancellationToken);
+            // The synchronous part of a send (pool lookup, request write) runs on a pool thread,
+            // not on the loop: the loop only decides. PollTarget is the work item (no allocation).
+            ThreadPool.UnsafeQueueUserWorkItem(t, preferLocal: false);
         }
         if (saturated != _saturatedLogged)
         {
@@ -282,7 +286,7 @@ internal sealed class MetricsPoller : IAsyncDisposable
             }
             else
             {
-                target = new PollTarget(endpoint, _engines.Select(endpoint.Labels), BuildUri(endpoint));
+                target = new PollTarget(this, endpoint, _engines.Select(endpoint.Labels), BuildUri(endpoint));
                 // Spread first scrapes over one interval so a large new pool does not burst.
                 target.NextDue = now + (long)(Random.Shared.NextDouble() * _intervalTicks);
                 _byState[endpoint.State] = target;
@@ -307,8 +311,9 @@ internal sealed class MetricsPoller : IAsyncDisposable
 
     private Uri BuildUri(Endpoint endpoint) => new($"{_options.Scheme}://{endpoint.MetricsHost}{_options.Path}");
 
-    private async Task ScrapeAsync(PollTarget target, CancellationToken stopping)
+    private async Task ScrapeAsync(PollTarget target)
     {
+        var stopping = _runToken;
         byte[]? buffer = null;
         string? failure = null;
         ScrapeReport report = default;
@@ -473,8 +478,11 @@ internal sealed class MetricsPoller : IAsyncDisposable
     private long ToTimestampTicks(TimeSpan span) => (long)(span.TotalSeconds * _time.TimestampFrequency);
 
     /// <summary>Loop-side record of one endpoint.</summary>
-    private sealed class PollTarget(Endpoint endpoint, ScrapePlan plan, Uri uri)
+    private sealed class PollTarget(MetricsPoller owner, Endpoint endpoint, ScrapePlan plan, Uri uri) : IThreadPoolWorkItem
     {
+        // Scrape exceptions are all caught inside ScrapeAsync; the task is not observed.
+        public void Execute() => _ = owner.ScrapeAsync(this);
+
         public Endpoint Endpoint = endpoint;
         public ScrapePlan Plan = plan;
         public Uri Uri = uri;
