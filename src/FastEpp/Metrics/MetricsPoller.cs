@@ -54,6 +54,7 @@ internal sealed class MetricsPoller : IAsyncDisposable
     private Task? _loop;
     private int _active;
     private CancellationToken _runToken;
+    private int _disposed;
     private long _scrapes;
     private long _failures;
 
@@ -133,6 +134,8 @@ internal sealed class MetricsPoller : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         await StopAsync().ConfigureAwait(false);
         _invoker.Dispose(); // a caller-provided handler stays alive (disposeHandler: false)
         _stopping.Dispose();
