@@ -67,13 +67,13 @@ internal static class PrometheusScanner
                 return;
             int at = pos + rel;
             int after = at + name.Length;
-            int lineEnd = payload[after..].IndexOf((byte)'\n');
-            lineEnd = lineEnd < 0 ? payload.Length : after + lineEnd;
             if (after < payload.Length && IsNameByte(payload[after]))
             {
-                pos = at + 1; // a longer name (vllm:foo_total vs vllm:foo): keep searching this line
+                pos = after; // a longer name (vllm:foo_total vs vllm:foo): keep searching this line
                 continue;
             }
+            int lineEnd = payload[after..].IndexOf((byte)'\n');
+            lineEnd = lineEnd < 0 ? payload.Length : after + lineEnd;
             pos = lineEnd + 1;
 
             int lineStart = StartOfLineBefore(payload, at);

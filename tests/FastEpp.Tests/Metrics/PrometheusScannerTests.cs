@@ -381,4 +381,35 @@ public class PrometheusScannerTests
         Scan(payload, Gauge("foo"), default, out var m);
         Assert.Equal(5, m.WaitingQueueSize);
     }
+
+    [Fact]
+    public void Scan_FixtureTruncatedAtManyOffsets_NeverThrowsAndNeverInventsValues()
+    {
+        byte[] full = MetricsFixtures.Load("vllm.txt");
+        var plan = ScrapePlan.Create(EngineConfig.Vllm());
+        for (int length = 0; length < full.Length; length += 97)
+        {
+            var report = PrometheusScanner.Scan(full.AsSpan(0, length), plan, default, s_now, out var m);
+            // Whatever was found is either absent or the true value: a cut line never yields a wrong number.
+            Assert.True((report.Found & MetricFields.Queued) == 0 || m.WaitingQueueSize == 3);
+            Assert.True((report.Found & MetricFields.Running) == 0 || m.RunningRequestsSize == 7);
+            Assert.True((report.Found & MetricFields.CacheInfo) == 0 || m.CacheBlockSize is 16 or 1 or 0);
+        }
+    }
+
+    [Fact]
+    public void Scan_RandomByteMutations_NeverThrow()
+    {
+        byte[] original = MetricsFixtures.Load("vllm.txt");
+        var plan = ScrapePlan.Create(EngineConfig.Vllm());
+        var rng = new Random(1234);
+        for (int round = 0; round < 300; round++)
+        {
+            byte[] mutated = (byte[])original.Clone();
+            for (int k = 0; k < 50; k++)
+                mutated[rng.Next(mutated.Length)] = (byte)"\n\"{}=, #\\0aZ\r\t"[rng.Next(14)];
+            var report = PrometheusScanner.Scan(mutated, plan, default, s_now, out var m);
+            Assert.True(report.Updated == (m.UpdatedAt == s_now));
+        }
+    }
 }
