@@ -99,7 +99,7 @@ internal sealed class SimEndpoints
                     if (victim is not null)
                     {
                         victim.Kill();
-                        _logger.LogWarning("replica {Replica} ({Endpoint}) killed", victim.Index, victim.Endpoint);
+                        Log.ReplicaKilled(_logger, victim.Index, victim.Endpoint);
                     }
                     break;
                 case "/admin/revive" when HttpMethods.IsPost(method):
@@ -108,7 +108,7 @@ internal sealed class SimEndpoints
                     {
                         target.Revive();
                         _driver.Wake();
-                        _logger.LogWarning("replica {Replica} ({Endpoint}) revived", target.Index, target.Endpoint);
+                        Log.ReplicaRevived(_logger, target.Index, target.Endpoint);
                     }
                     break;
                 case "/admin/faults" when HttpMethods.IsPost(method):

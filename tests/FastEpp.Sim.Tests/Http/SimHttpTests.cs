@@ -163,6 +163,23 @@ public sealed class SimHttpTests
     }
 
     [Fact]
+    public async Task HangRate_One_HoldsTheRequestBeforeTheEngine()
+    {
+        await using FleetHarness h = await FleetHarness.StartAsync("--hang-rate", "1", "--hang-ms", "600000");
+        using var cts = new CancellationTokenSource();
+        Task<HttpResponseMessage> hanging = h.Client.PostAsync(h.Url(0, "/v1/completions"),
+            new StringContent($$"""{"model":"{{Model}}","prompt":"x","max_tokens":1}"""), cts.Token);
+        for (int i = 0; i < 5; i++)
+        {
+            PrometheusText m = PrometheusText.Parse(await h.Client.GetStringAsync(h.Url(0, "/metrics")));
+            Assert.Equal(0, m.Value("vllm:num_requests_waiting") + m.Value("vllm:num_requests_running") + m.Value("vllm:generation_tokens_total"));
+            Assert.False(hanging.IsCompleted);
+        }
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hanging);
+    }
+
+    [Fact]
     public async Task AdminFaults_ChangeOneReplicaAtRuntime()
     {
         await using FleetHarness h = await FleetHarness.StartAsync("--replicas", "2");
