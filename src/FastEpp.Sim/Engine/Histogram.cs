@@ -34,16 +34,8 @@ internal sealed class Histogram
         Sum += value;
     }
 
-    /// <summary>Count of observations ≤ Bounds[i] (i = Bounds.Length: all).</summary>
-    public long CumulativeCount(int i)
-    {
-        long c = 0;
-        for (int k = 0; k <= i; k++)
-        {
-            c += _counts[k];
-        }
-        return c;
-    }
+    /// <summary>Observations in bucket i alone: (Bounds[i-1], Bounds[i]]; i = Bounds.Length is (last bound, +Inf).</summary>
+    public long BucketCount(int i) => _counts[i];
 
     /// <summary>vLLM's TTFT buckets, s.</summary>
     public static readonly double[] TtftBounds =

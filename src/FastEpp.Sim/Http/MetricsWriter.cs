@@ -16,11 +16,16 @@ internal sealed class MetricsWriter
     private readonly IReadOnlyList<string> _adapters;
     private readonly bool _lora;
     private readonly byte[] _labels;   // {engine="0",model_name="..."} or {model_name="..."}
-    private readonly HashSet<int> _running = new();
-    private readonly HashSet<int> _waiting = new();
+    private readonly HashSet<int> _runningAdapters = new();
+    private readonly HashSet<int> _waitingAdapters = new();
+    private readonly byte[] _running, _waitingGauge, _kvUsage, _cacheInfo, _loraHead, _promptTokens, _generationTokens;
+    private readonly byte[] _successHead, _successStop;
+    private readonly byte[]? _prefixQueries, _prefixHits, _cacheHitRate, _preemptions;
+    private readonly HistogramLines _ttft, _itl, _e2e;
+    private readonly HistogramLines? _tpot, _queue;
 
     /// <summary>Creates a writer for a dialect, base model and adapter list.</summary>
-    public MetricsWriter(MetricsDialect dialect, string model, IReadOnlyList<string> adapters)
+    public MetricsWriter(MetricsDialect dialect, string model, IReadOnlyList<string> adapters, EngineProfile profile)
     {
         _names = dialect switch
         {
@@ -31,77 +36,115 @@ internal sealed class MetricsWriter
         _model = model;
         _adapters = adapters;
         _lora = adapters.Count > 0 && dialect == MetricsDialect.Vllm;
-        using var w = new ByteWriter(256);
+        var w = new ByteWriter(4096);
         w.Write(dialect == MetricsDialect.Vllm ? "{engine=\"0\",model_name=\""u8 : "{model_name=\""u8).WriteLabelValue(model).Write("\"}"u8);
         _labels = w.ToArray();
+
+        Names n = _names;
+        _running = SamplePrefix(n.Running, "Number of requests in model execution batches.", "gauge");
+        _waitingGauge = SamplePrefix(n.Waiting, "Number of requests waiting to be processed.", "gauge");
+        _kvUsage = SamplePrefix(n.KvUsage, "KV-cache usage. 1 means 100 percent usage.", "gauge");
+        w.Clear();
+        if (n.CacheInfoStyle == CacheInfo.Labels)
+        {
+            w.Write(Header(n.CacheInfo!, "Information of the LLMEngine CacheConfig.", "gauge"));
+            w.Write(n.CacheInfo!).Write("{"u8).Write(n.BlockSizeLabel!).Write("=\""u8).Write(profile.BlockSize)
+                .Write("\",enable_prefix_caching=\""u8).Write(profile.EnablePrefixCaching ? "True"u8 : "False"u8)
+                .Write("\",model_name=\""u8).WriteLabelValue(model).Write("\","u8)
+                .Write(n.NumBlocksLabel!).Write("=\""u8).Write(profile.NumGpuBlocks).Write("\"} 1\n"u8);
+        }
+        else
+        {
+            w.Write(SamplePrefix(n.BlockSizeLabel!, "Tokens per KV cache block.", "gauge")).Write(profile.BlockSize).Write("\n"u8);
+            w.Write(SamplePrefix(n.NumBlocksLabel!, "KV cache blocks.", "gauge")).Write(profile.NumGpuBlocks).Write("\n"u8);
+        }
+        _cacheInfo = w.ToArray();
+        w.Clear();
+        w.Write(Header("vllm:lora_requests_info"u8, "Running stats on lora requests.", "gauge"))
+            .Write("vllm:lora_requests_info{max_lora=\""u8).Write(profile.MaxLoras).Write("\",running_lora_adapters=\""u8);
+        _loraHead = w.ToArray();
+        _promptTokens = SamplePrefix(n.PromptTokens, "Number of prefill tokens processed.", "counter");
+        _generationTokens = SamplePrefix(n.GenerationTokens, "Number of generation tokens processed.", "counter");
+        if (n.PrefixQueries is not null)
+        {
+            _prefixQueries = SamplePrefix(n.PrefixQueries, "Prefix cache queries, in terms of number of queried tokens.", "counter");
+            _prefixHits = SamplePrefix(n.PrefixHits!, "Prefix cache hits, in terms of number of cached tokens.", "counter");
+        }
+        if (n.CacheHitRate is not null)
+        {
+            _cacheHitRate = SamplePrefix(n.CacheHitRate, "The prefix cache hit rate.", "gauge");
+        }
+        if (n.Preemptions is not null)
+        {
+            _preemptions = SamplePrefix(n.Preemptions, "Cumulative number of preemption from the engine.", "counter");
+        }
+        ReadOnlySpan<byte> open = _labels.AsSpan(0, _labels.Length - 1);   // labels without the closing brace
+        w.Clear();
+        w.Write(Header(n.Success, "Count of successfully processed requests.", "counter"))
+            .Write(n.Success).Write(open).Write(",finished_reason=\"length\"} "u8);
+        _successHead = w.ToArray();
+        w.Clear();
+        w.Write("\n"u8).Write(n.Success).Write(open).Write(",finished_reason=\"stop\"} "u8);
+        _successStop = w.ToArray();
+        _ttft = HistogramText(n.Ttft, "Histogram of time to first token in seconds.", Histogram.TtftBounds);
+        _itl = HistogramText(n.Itl, "Histogram of inter-token latency in seconds.", Histogram.TpotBounds);
+        if (n.Tpot is not null)
+        {
+            _tpot = HistogramText(n.Tpot, "Histogram of time per output token in seconds.", Histogram.TpotBounds);
+        }
+        _e2e = HistogramText(n.E2e, "Histogram of e2e request latency in seconds.", Histogram.RequestBounds);
+        if (n.QueueTime is not null)
+        {
+            _queue = HistogramText(n.QueueTime, "Histogram of time spent in WAITING phase for request.", Histogram.RequestBounds);
+        }
+        w.Dispose();
     }
 
     /// <summary>Writes the exposition of <paramref name="engine"/> at Unix time <paramref name="unixNow"/>.</summary>
     public void Write(ByteWriter w, EngineCore engine, double unixNow)
     {
         EngineStats s = engine.Stats;
-        EngineProfile p = engine.Profile;
-        Gauge(w, _names.Running, "Number of requests in model execution batches.", engine.RunningCount);
-        Gauge(w, _names.Waiting, "Number of requests waiting to be processed.", engine.WaitingCount);
-        Gauge(w, _names.KvUsage, "KV-cache usage. 1 means 100 percent usage.", engine.Kv.Usage);
-
-        switch (_names.CacheInfoStyle)
-        {
-            case CacheInfo.Labels:
-                Header(w, _names.CacheInfo!, "Information of the LLMEngine CacheConfig.", "gauge");
-                w.Write(_names.CacheInfo!).Write("{"u8).Write(_names.BlockSizeLabel!).Write("=\""u8).Write(p.BlockSize)
-                    .Write("\",enable_prefix_caching=\""u8).Write(p.EnablePrefixCaching ? "True"u8 : "False"u8)
-                    .Write("\",model_name=\""u8).WriteLabelValue(_model).Write("\","u8)
-                    .Write(_names.NumBlocksLabel!).Write("=\""u8).Write(p.NumGpuBlocks).Write("\"} 1\n"u8);
-                break;
-            case CacheInfo.Gauges:
-                Gauge(w, _names.BlockSizeLabel!, "Tokens per KV cache block.", p.BlockSize);
-                Gauge(w, _names.NumBlocksLabel!, "KV cache blocks.", p.NumGpuBlocks);
-                break;
-        }
-
+        Sample(w, _running, engine.RunningCount);
+        Sample(w, _waitingGauge, engine.WaitingCount);
+        Sample(w, _kvUsage, engine.Kv.Usage);
+        w.Write(_cacheInfo);
         if (_lora)
         {
-            _running.Clear();
-            _waiting.Clear();
-            engine.CollectAdapters(_running, _waiting);
-            Header(w, "vllm:lora_requests_info"u8, "Running stats on lora requests.", "gauge");
-            w.Write("vllm:lora_requests_info{max_lora=\""u8).Write(p.MaxLoras).Write("\",running_lora_adapters=\""u8);
-            AdapterList(w, _running);
+            _runningAdapters.Clear();
+            _waitingAdapters.Clear();
+            engine.CollectAdapters(_runningAdapters, _waitingAdapters);
+            w.Write(_loraHead);
+            AdapterList(w, _runningAdapters);
             w.Write("\",waiting_lora_adapters=\""u8);
-            AdapterList(w, _waiting);
+            AdapterList(w, _waitingAdapters);
             w.Write("\"} "u8).Write(unixNow).Write("\n"u8);
         }
-
-        Counter(w, _names.PromptTokens, "Number of prefill tokens processed.", s.PromptTokens);
-        Counter(w, _names.GenerationTokens, "Number of generation tokens processed.", s.GenerationTokens);
-        if (_names.PrefixQueries is not null)
+        Sample(w, _promptTokens, s.PromptTokens);
+        Sample(w, _generationTokens, s.GenerationTokens);
+        if (_prefixQueries is not null)
         {
-            Counter(w, _names.PrefixQueries, "Prefix cache queries, in terms of number of queried tokens.", s.PrefixQueries);
-            Counter(w, _names.PrefixHits!, "Prefix cache hits, in terms of number of cached tokens.", s.PrefixHits);
+            Sample(w, _prefixQueries, s.PrefixQueries);
+            Sample(w, _prefixHits!, s.PrefixHits);
         }
-        if (_names.CacheHitRate is not null)
+        if (_cacheHitRate is not null)
         {
-            Gauge(w, _names.CacheHitRate, "The prefix cache hit rate.", s.PrefixQueries == 0 ? 0 : (double)s.PrefixHits / s.PrefixQueries);
+            Sample(w, _cacheHitRate, s.PrefixQueries == 0 ? 0 : (double)s.PrefixHits / s.PrefixQueries);
         }
-        if (_names.Preemptions is not null)
+        if (_preemptions is not null)
         {
-            Counter(w, _names.Preemptions, "Cumulative number of preemption from the engine.", s.Preemptions);
+            Sample(w, _preemptions, s.Preemptions);
         }
-        Header(w, _names.Success, "Count of successfully processed requests.", "counter");
-        SuccessLine(w, "length"u8, s.FinishedLength);
-        SuccessLine(w, "stop"u8, s.FinishedStop);
-
-        Hist(w, _names.Ttft, "Histogram of time to first token in seconds.", s.Ttft);
-        Hist(w, _names.Itl, "Histogram of inter-token latency in seconds.", s.Itl);
-        if (_names.Tpot is not null)
+        w.Write(_successHead).Write(s.FinishedLength).Write(_successStop).Write(s.FinishedStop).Write("\n"u8);
+        Hist(w, _ttft, s.Ttft);
+        Hist(w, _itl, s.Itl);
+        if (_tpot is not null)
         {
-            Hist(w, _names.Tpot, "Histogram of time per output token in seconds.", s.Itl);
+            Hist(w, _tpot, s.Itl);
         }
-        Hist(w, _names.E2e, "Histogram of e2e request latency in seconds.", s.E2e);
-        if (_names.QueueTime is not null)
+        Hist(w, _e2e, s.E2e);
+        if (_queue is not null)
         {
-            Hist(w, _names.QueueTime, "Histogram of time spent in WAITING phase for request.", s.Queue);
+            Hist(w, _queue, s.Queue);
         }
     }
 
@@ -122,38 +165,47 @@ internal sealed class MetricsWriter
         }
     }
 
-    private static void Header(ByteWriter w, ReadOnlySpan<byte> name, string help, string type)
-    {
-        w.Write("# HELP "u8).Write(name).Write(" "u8).Write(help).Write("\n# TYPE "u8).Write(name).Write(" "u8).Write(type).Write("\n"u8);
-    }
+    private static void Sample(ByteWriter w, byte[] prefix, double value) => w.Write(prefix).Write(value).Write("\n"u8);
 
-    private void Gauge(ByteWriter w, ReadOnlySpan<byte> name, string help, double value)
-    {
-        Header(w, name, help, "gauge");
-        w.Write(name).Write(_labels).Write(" "u8).Write(value).Write("\n"u8);
-    }
+    private static void Sample(ByteWriter w, byte[] prefix, long value) => w.Write(prefix).Write(value).Write("\n"u8);
 
-    private void Counter(ByteWriter w, ReadOnlySpan<byte> name, string help, long value)
+    private static void Hist(ByteWriter w, HistogramLines lines, Histogram h)
     {
-        Header(w, name, help, "counter");
-        w.Write(name).Write(_labels).Write(" "u8).Write(value).Write("\n"u8);
-    }
-
-    private void SuccessLine(ByteWriter w, ReadOnlySpan<byte> reason, long value)
-    {
-        w.Write(_names.Success).Write(_labels.AsSpan(0, _labels.Length - 1)).Write(",finished_reason=\""u8).Write(reason)
-            .Write("\"} "u8).Write(value).Write("\n"u8);
-    }
-
-    private void Hist(ByteWriter w, ReadOnlySpan<byte> name, string help, Histogram h)
-    {
-        Header(w, name, help, "histogram");
-        ReadOnlySpan<byte> inner = _labels.AsSpan(1, _labels.Length - 2);   // labels without braces
-        double[] bounds = h.Bounds;
+        w.Write(lines.Header);
         long cumulative = 0;
+        for (int i = 0; i < lines.Buckets.Length; i++)
+        {
+            cumulative += h.BucketCount(i);
+            w.Write(lines.Buckets[i]).Write(cumulative).Write("\n"u8);
+        }
+        w.Write(lines.Sum).Write(h.Sum).Write("\n"u8);
+        w.Write(lines.Count).Write(cumulative).Write("\n"u8);
+    }
+
+    // ---- precomputed text: everything but the numbers is formatted once per replica ----
+
+    private static byte[] Header(ReadOnlySpan<byte> name, string help, string type)
+    {
+        using var w = new ByteWriter(256);
+        w.Write("# HELP "u8).Write(name).Write(" "u8).Write(help).Write("\n# TYPE "u8).Write(name).Write(" "u8).Write(type).Write("\n"u8);
+        return w.ToArray();
+    }
+
+    private byte[] SamplePrefix(ReadOnlySpan<byte> name, string help, string type)
+    {
+        using var w = new ByteWriter(256);
+        w.Write(Header(name, help, type)).Write(name).Write(_labels).Write(" "u8);
+        return w.ToArray();
+    }
+
+    private HistogramLines HistogramText(ReadOnlySpan<byte> name, string help, double[] bounds)
+    {
+        ReadOnlySpan<byte> inner = _labels.AsSpan(1, _labels.Length - 2);   // labels without braces
+        var buckets = new byte[bounds.Length + 1][];
+        using var w = new ByteWriter(256);
         for (int i = 0; i <= bounds.Length; i++)
         {
-            cumulative = h.CumulativeCount(i);
+            w.Clear();
             w.Write(name).Write("_bucket{"u8).Write(inner).Write(",le=\""u8);
             if (i < bounds.Length)
             {
@@ -163,11 +215,18 @@ internal sealed class MetricsWriter
             {
                 w.Write("+Inf"u8);
             }
-            w.Write("\"} "u8).Write(cumulative).Write("\n"u8);
+            w.Write("\"} "u8);
+            buckets[i] = w.ToArray();
         }
-        w.Write(name).Write("_sum"u8).Write(_labels).Write(" "u8).Write(h.Sum).Write("\n"u8);
-        w.Write(name).Write("_count"u8).Write(_labels).Write(" "u8).Write(cumulative).Write("\n"u8);
+        w.Clear();
+        w.Write(name).Write("_sum"u8).Write(_labels).Write(" "u8);
+        byte[] sum = w.ToArray();
+        w.Clear();
+        w.Write(name).Write("_count"u8).Write(_labels).Write(" "u8);
+        return new HistogramLines(Header(name, help, "histogram"), buckets, sum, w.ToArray());
     }
+
+    private sealed record HistogramLines(byte[] Header, byte[][] Buckets, byte[] Sum, byte[] Count);
 
     private enum CacheInfo
     {

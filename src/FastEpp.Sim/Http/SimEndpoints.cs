@@ -42,7 +42,7 @@ internal sealed class SimEndpoints
         _metrics = new MetricsWriter[replicas.Length];
         for (int i = 0; i < replicas.Length; i++)
         {
-            _metrics[i] = new MetricsWriter(options.Dialect, options.Model, options.LoraModules);
+            _metrics[i] = new MetricsWriter(options.Dialect, options.Model, options.LoraModules, options.Engine);
         }
         _adapterIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < options.LoraModules.Count; i++)
