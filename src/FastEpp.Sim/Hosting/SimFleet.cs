@@ -1,0 +1,104 @@
+using System.Net;
+using FastEpp.Sim.Http;
+using FastEpp.Sim.Options;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace FastEpp.Sim.Hosting;
+
+/// <summary>
+/// The whole simulator: N replicas, one engine driver thread, and one Kestrel server listening on one port per
+/// replica (HTTP/1.1 and h2c are not mixed: HTTP/1.1 only, what vLLM serves). A connection middleware tags each
+/// connection with its replica, so one terminal handler serves every port.
+/// </summary>
+internal sealed class SimFleet : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly FleetDriver _driver;
+    private readonly ListenOptions?[] _listen;
+
+    private SimFleet(SimOptions options)
+    {
+        Options = options;
+        Clock = new SimClock(options.TimeScale);
+        Replicas = new Replica[options.Replicas];
+        for (int i = 0; i < Replicas.Length; i++)
+        {
+            Replicas[i] = new Replica(i, options.Engine, options.Faults.Clone(), options.Seed);
+        }
+        _driver = new FleetDriver(Replicas, Clock);
+        _listen = new ListenOptions?[Replicas.Length];
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+            k.Limits.MinRequestBodyDataRate = null;
+            k.Limits.MinResponseDataRate = null;
+            IPAddress address = options.Host switch
+            {
+                "*" or "0.0.0.0" or "" => IPAddress.Any,
+                "localhost" => IPAddress.Loopback,
+                _ => IPAddress.Parse(options.Host),
+            };
+            for (int i = 0; i < Replicas.Length; i++)
+            {
+                Replica replica = Replicas[i];
+                int port = options.Port == 0 ? 0 : options.Port + i;
+                int index = i;
+                k.Listen(address, port, lo =>
+                {
+                    lo.Protocols = HttpProtocols.Http1;
+                    _listen[index] = lo;
+                    lo.Use(next => connection =>
+                    {
+                        connection.Items[SimEndpoints.ReplicaItemKey] = replica;
+                        return next(connection);
+                    });
+                });
+            }
+        });
+        _app = builder.Build();
+        var endpoints = new SimEndpoints(options, Replicas, Clock, _driver, _app.Logger);
+        _app.Run(endpoints.HandleAsync);
+    }
+
+    /// <summary>Options in force.</summary>
+    public SimOptions Options { get; }
+
+    /// <summary>The shared virtual clock.</summary>
+    public SimClock Clock { get; }
+
+    /// <summary>The replicas, by index.</summary>
+    public Replica[] Replicas { get; }
+
+    /// <summary>Builds a fleet (not started).</summary>
+    public static SimFleet Create(SimOptions options) => new(options);
+
+    /// <summary>Binds every port and starts the engines.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        _driver.Start();
+        await _app.StartAsync(cancellationToken);
+        string host = Options.Host is "*" or "0.0.0.0" or "" ? Environment.MachineName : Options.Host;
+        for (int i = 0; i < Replicas.Length; i++)
+        {
+            // Kestrel writes the bound endpoint back into ListenOptions (port 0 becomes the real port).
+            int port = (_listen[i]?.IPEndPoint?.Port) ?? 0;
+            Replicas[i].Port = port;
+            Replicas[i].Endpoint = host + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>Completes when the host shuts down (Ctrl+C / SIGTERM).</summary>
+    public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _driver.Dispose();
+    }
+}
