@@ -19,8 +19,9 @@ public sealed class EndpointRegistry
     /// <summary>
     /// Publishes a new endpoint set. Endpoints are matched by <see cref="Endpoint.Name"/>: an
     /// endpoint already known with the same address and port is kept as-is (same object, same state).
+    /// <paramref name="synced"/> is false only when the source lost its pool (InferencePool deleted).
     /// </summary>
-    public EndpointSnapshot Publish(IReadOnlyList<Endpoint> endpoints)
+    public EndpointSnapshot Publish(IReadOnlyList<Endpoint> endpoints, bool synced = true)
     {
         EndpointSnapshot next;
         lock (_writeLock)
@@ -44,7 +45,7 @@ public sealed class EndpointRegistry
             }
             if (n != result.Length)
                 Array.Resize(ref result, n);
-            next = new EndpointSnapshot(result, previous.Version + 1, synced: true);
+            next = new EndpointSnapshot(result, previous.Version + 1, synced);
             Volatile.Write(ref _current, next);
         }
         Changed?.Invoke(next);
