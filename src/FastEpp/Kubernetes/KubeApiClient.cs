@@ -184,19 +184,37 @@ internal sealed class KubeApiClient : IDisposable
 
     private static void Dispatch<T>(ReadOnlySequence<byte> line, JsonTypeInfo<WatchEvent<T>> typeInfo, Action<WatchEvent<T>> onEvent)
     {
-        var json = new Utf8JsonReader(line);
-        var ev = JsonSerializer.Deserialize(ref json, typeInfo)
-            ?? throw new InvalidDataException("watch event is null");
-        if (ev.Type == "ERROR")
+        // The object of an ERROR event is a metav1.Status, not a T (its "status" is a string where a
+        // Pod's is an object), so the type is peeked first; the API server writes it first.
+        if (IsErrorEvent(line))
         {
-            // The object of an ERROR event is a metav1.Status, not a T: parse the line again as such.
             var statusReader = new Utf8JsonReader(line);
             var status = JsonSerializer.Deserialize(ref statusReader, KubeJsonContext.Default.WatchEventKubeStatus)?.Object;
             int code = status?.Code ?? 500;
             throw new KubeApiException((HttpStatusCode)(code is >= 100 and <= 599 ? code : 500),
                 $"watch error: {status?.Message ?? "(no message)"}", status?.Reason);
         }
+        var json = new Utf8JsonReader(line);
+        var ev = JsonSerializer.Deserialize(ref json, typeInfo)
+            ?? throw new InvalidDataException("watch event is null");
         onEvent(ev);
+    }
+
+    private static bool IsErrorEvent(ReadOnlySequence<byte> line)
+    {
+        var reader = new Utf8JsonReader(line);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            return false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool isType = reader.ValueTextEquals("type"u8);
+            if (!reader.Read())
+                return false;
+            if (isType)
+                return reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("ERROR"u8);
+            reader.Skip();
+        }
+        return false;
     }
 
     private static bool TryReadLine(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)

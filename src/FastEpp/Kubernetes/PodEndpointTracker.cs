@@ -73,6 +73,10 @@ internal sealed class PodEndpointTracker : IAsyncDisposable
             var old = _pool;
             _pool = pool;
             stateChanged = !ReferenceEquals(old, pool);
+            if (pool is null && old is null)
+            {
+                return; // still no pool: nothing was published, nothing to clear
+            }
             if (pool is null)
             {
                 stop = _informerCts;
