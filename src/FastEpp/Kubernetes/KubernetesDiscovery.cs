@@ -18,7 +18,6 @@ namespace FastEpp.Kubernetes;
 internal sealed class KubernetesDiscovery : IAsyncDisposable
 {
     private readonly KubeApiClient _client;
-    private readonly EndpointRegistry _registry;
     private readonly KubernetesOptions _options;
     private readonly ILogger _logger;
     private readonly InformerOptions? _informerOptions;
@@ -31,11 +30,10 @@ internal sealed class KubernetesDiscovery : IAsyncDisposable
     private bool _reconcilersStarted;
     private bool _started;
 
-    private KubernetesDiscovery(KubeApiClient client, EndpointRegistry registry, KubernetesOptions options, string poolNamespace,
+    private KubernetesDiscovery(KubeApiClient client, KubernetesOptions options, string poolNamespace,
         string poolName, IPoolSource source, ILeaderElector leader, ILogger logger, InformerOptions? informerOptions)
     {
         _client = client;
-        _registry = registry;
         _options = options;
         PoolNamespace = poolNamespace;
         PoolName = poolName;
@@ -99,7 +97,7 @@ internal sealed class KubernetesDiscovery : IAsyncDisposable
             ? new LeaseLeaderElector(client, ns, KubernetesOptions.LeaseName(ns, poolName), LeaseLeaderElector.NewIdentity(),
                 leaderElection ?? new LeaderElectionOptions(), logger)
             : new AlwaysLeader();
-        return new KubernetesDiscovery(client, registry, options, ns, poolName, source, leader, logger, informerOptions);
+        return new KubernetesDiscovery(client, options, ns, poolName, source, leader, logger, informerOptions);
     }
 
     /// <summary>
@@ -178,6 +176,5 @@ internal sealed class KubernetesDiscovery : IAsyncDisposable
         await Source.DisposeAsync().ConfigureAwait(false);
         _client.Dispose();
         _stop.Dispose();
-        _ = _registry;
     }
 }
