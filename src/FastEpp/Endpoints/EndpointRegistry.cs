@@ -18,9 +18,11 @@ public sealed class EndpointRegistry
 
     /// <summary>
     /// Publishes a new endpoint set. Endpoints are matched by <see cref="Endpoint.Name"/>: an
-    /// endpoint already known with the same address and port is kept as-is (same object, same state).
+    /// endpoint already known with the same address and port is kept as-is (same object, same state);
+    /// with other labels or another metrics port it is replaced but keeps its state.
+    /// <paramref name="synced"/> is false only when the source lost its pool (InferencePool deleted).
     /// </summary>
-    public EndpointSnapshot Publish(IReadOnlyList<Endpoint> endpoints)
+    public EndpointSnapshot Publish(IReadOnlyList<Endpoint> endpoints, bool synced = true)
     {
         EndpointSnapshot next;
         lock (_writeLock)
@@ -38,13 +40,13 @@ public sealed class EndpointRegistry
                 if (!seen.Add(e.Name))
                     continue; // a duplicate name would make two endpoints share one identity
                 if (byName.TryGetValue(e.Name, out var old) && old.Address == e.Address && old.Port == e.Port)
-                    result[n++] = LabelsEqual(old.Labels, e.Labels) ? old : e.WithState(old.State);
+                    result[n++] = LabelsEqual(old.Labels, e.Labels) && old.MetricsPort == e.MetricsPort ? old : e.WithState(old.State);
                 else
                     result[n++] = e;
             }
             if (n != result.Length)
                 Array.Resize(ref result, n);
-            next = new EndpointSnapshot(result, previous.Version + 1, synced: true);
+            next = new EndpointSnapshot(result, previous.Version + 1, synced);
             Volatile.Write(ref _current, next);
         }
         Changed?.Invoke(next);
