@@ -1,0 +1,86 @@
+using Envoy.Service.ExtProc.V3;
+using Grpc.Core;
+
+namespace FastEpp.ExtProc;
+
+/// <summary>
+/// <c>envoy.service.ext_proc.v3.ExternalProcessor/Process</c>: one bidirectional stream per HTTP
+/// request. Reads messages, lets <see cref="StreamHandler"/> decide, writes the replies in order.
+/// Failure tiers (docs/architecture.md): bad request → ImmediateResponse then OK; protocol misuse →
+/// InvalidArgument; anything unexpected → logged, Unknown status; the process and other streams live on.
+/// </summary>
+internal sealed partial class ExtProcService(ExtProcRuntime runtime, ILogger<ExtProcService> logger)
+    : ExternalProcessor.ExternalProcessorBase
+{
+    public override async Task Process(IAsyncStreamReader<ProcessingRequest> requestStream,
+        IServerStreamWriter<ProcessingResponse> responseStream, ServerCallContext context)
+    {
+        var handler = new StreamHandler(runtime);
+        var outbox = new List<ProcessingResponse>(8);
+        try
+        {
+            while (true)
+            {
+                bool more;
+                try
+                {
+                    more = await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return; // client went away: nothing to answer (spec §2.13)
+                }
+                catch (IOException)
+                {
+                    return;
+                }
+                if (!more)
+                    return;
+
+                outbox.Clear();
+                var outcome = handler.Handle(requestStream.Current, outbox, out var protocolError);
+                foreach (var reply in outbox)
+                    await responseStream.WriteAsync(reply, context.CancellationToken).ConfigureAwait(false);
+                switch (outcome)
+                {
+                    case StreamHandler.Outcome.EndOk:
+                        if (handler.LastError is { } e)
+                            LogRequestError(handler.RequestId, (int)e.HttpStatus, e.ToString());
+                        return;
+                    case StreamHandler.Outcome.ProtocolError:
+                        LogProtocolError(handler.RequestId, protocolError!);
+                        throw new RpcException(new Status(StatusCode.InvalidArgument, "failed to handle request: " + protocolError));
+                }
+            }
+        }
+        catch (RpcException)
+        {
+            throw;
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (IOException) when (context.CancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogUnexpected(ex, handler.RequestId);
+            throw new RpcException(new Status(StatusCode.Unknown, "failed to handle request: " + ex.Message));
+        }
+        finally
+        {
+            handler.Release();
+            handler.Clear();
+        }
+    }
+
+    [LoggerMessage(1001, LogLevel.Information, "Request {RequestId} answered with HTTP {Status}: {Error}")]
+    private partial void LogRequestError(string requestId, int status, string error);
+
+    [LoggerMessage(1002, LogLevel.Warning, "Protocol error on ext_proc stream (request {RequestId}): {Error}")]
+    private partial void LogProtocolError(string requestId, string error);
+
+    [LoggerMessage(1003, LogLevel.Error, "Unexpected failure handling request {RequestId}")]
+    private partial void LogUnexpected(Exception ex, string requestId);
+}
