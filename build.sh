@@ -51,13 +51,20 @@ check_links() {
   log "ldd: $(ldd "$1" | awk '{print $1}' | tr '\n' ' ')"
 }
 
-# run: the EPP with the embedded default. With no arguments: a static endpoint list on localhost.
+# run: the main job. With no arguments: a local fleet of 4 simulated vLLM servers (fastepp-sim,
+# ports 8000-8003) and the EPP (native AOT, plaintext ext_proc on 9002) routing over them as static
+# endpoints, polling their /metrics. Ctrl-C stops both. With arguments: the EPP alone with those flags.
 cmd_run() {
   cmd_publish >/dev/null
-  if [ $# -eq 0 ]; then
-    set -- --endpoints 127.0.0.1:8000,127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003 --secure-serving=false
-  fi
-  exec "$AOT_DIR/fastepp" "$@"
+  if [ $# -gt 0 ]; then exec "$AOT_DIR/fastepp" "$@"; fi
+  dotnet build src/FastEpp.Sim/FastEpp.Sim.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+  local base=${SIM_PORT:-8000} sim
+  dotnet src/FastEpp.Sim/bin/Release/net10.0/fastepp-sim.dll --replicas 4 --port "$base" &
+  sim=$!
+  trap 'kill $sim 2>/dev/null || true' EXIT INT TERM
+  log "fastepp-sim fleet on ports $base-$((base + 3)); EPP ext_proc on :9002 (plaintext), health :9003, metrics :9090"
+  "$AOT_DIR/fastepp" --endpoints "127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))" \
+    --secure-serving=false || true
 }
 
 # smoke: start the AOT binary, drive one request over real gRPC the way Envoy does, stop it.
