@@ -71,15 +71,15 @@ cmd_run() {
 cmd_smoke() {
   [ -x "$AOT_DIR/fastepp" ] || cmd_publish
   dotnet build perf/FastEpp.LoadGen/FastEpp.LoadGen.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
-  local port=$((20000 + RANDOM % 20000)) pid rc=0
+  local port=$((20000 + RANDOM % 20000)) rc=0
   "$AOT_DIR/fastepp" --endpoints 10.0.0.1:8000,10.0.0.2:8000 --secure-serving=false \
       --grpc-port $port --grpc-health-port $((port + 1)) --metrics-port $((port + 2)) >"$OUT/smoke.log" 2>&1 &
-  pid=$!
-  trap 'kill $pid 2>/dev/null || true' RETURN
+  SMOKE_PID=$!
+  trap 'kill "$SMOKE_PID" 2>/dev/null || true' EXIT
   dotnet perf/FastEpp.LoadGen/bin/Release/net10.0/FastEpp.LoadGen.dll smoke --target 127.0.0.1:$port \
       --health 127.0.0.1:$((port + 1)) --expect 10.0.0.1:8000,10.0.0.2:8000 || rc=$?
-  kill -TERM $pid 2>/dev/null || true
-  wait $pid 2>/dev/null || true
+  kill -TERM "$SMOKE_PID" 2>/dev/null || true
+  wait "$SMOKE_PID" 2>/dev/null || true
   if [ $rc -ne 0 ]; then echo "smoke test FAILED; EPP log:" >&2; cat "$OUT/smoke.log" >&2; fi
   return $rc
 }
