@@ -42,12 +42,13 @@ internal sealed class EppHost : IAsyncDisposable
     public int MetricsPort { get; private set; }
 
     /// <summary>Builds and starts everything; throws on configuration errors (caller exits 1).</summary>
-    public static async Task<EppHost> StartAsync(EppOptions options, ILoggerFactory loggerFactory, IRequestScheduler? scheduler = null)
+    public static async Task<EppHost> StartAsync(EppOptions options, ILoggerFactory loggerFactory, IRequestScheduler? scheduler = null,
+        KubeClientConfig? kubeConfig = null)
     {
         var host = new EppHost(options, loggerFactory);
         try
         {
-            await host.StartCoreAsync(scheduler).ConfigureAwait(false);
+            await host.StartCoreAsync(scheduler, kubeConfig).ConfigureAwait(false);
             return host;
         }
         catch
@@ -57,7 +58,7 @@ internal sealed class EppHost : IAsyncDisposable
         }
     }
 
-    private async Task StartCoreAsync(IRequestScheduler? scheduler)
+    private async Task StartCoreAsync(IRequestScheduler? scheduler, KubeClientConfig? kubeConfig)
     {
         var logger = LoggerFactory.CreateLogger("FastEpp");
 
@@ -81,7 +82,7 @@ internal sealed class EppHost : IAsyncDisposable
                 EnableLeaderElection = Options.HaEnableLeaderElection,
                 ModelServerMetricsPort = Options.ModelServerMetricsPort,
             };
-            _kubernetes = KubernetesDiscovery.Create(k8sOptions, Registry, LoggerFactory);
+            _kubernetes = KubernetesDiscovery.Create(k8sOptions, Registry, LoggerFactory, kubeConfig);
             await _kubernetes.StartAsync(_stopping.Token).ConfigureAwait(false);
             var k8s = _kubernetes;
             synced = () => k8s.Source.IsSynced;
