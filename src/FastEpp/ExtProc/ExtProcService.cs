@@ -1,3 +1,4 @@
+using Microsoft.Extensions.ObjectPool;
 using Envoy.Service.ExtProc.V3;
 using Grpc.Core;
 
@@ -12,11 +13,21 @@ namespace FastEpp.ExtProc;
 internal sealed partial class ExtProcService(ExtProcRuntime runtime, ILogger<ExtProcService> logger)
     : ExternalProcessor.ExternalProcessorBase
 {
+    // Per-stream state is pooled: dictionaries, body segments and the parser scratch are reused.
+    private readonly ObjectPool<StreamHandler> _handlers =
+        new DefaultObjectPool<StreamHandler>(new HandlerPolicy(runtime), Environment.ProcessorCount * 64);
+
+    private sealed class HandlerPolicy(ExtProcRuntime runtime) : PooledObjectPolicy<StreamHandler>
+    {
+        public override StreamHandler Create() => new(runtime);
+        public override bool Return(StreamHandler obj) => true;
+    }
+
     public override async Task Process(IAsyncStreamReader<ProcessingRequest> requestStream,
         IServerStreamWriter<ProcessingResponse> responseStream, ServerCallContext context)
     {
-        var handler = new StreamHandler(runtime);
-        var outbox = new List<ProcessingResponse>(8);
+        var handler = _handlers.Get();
+        var outbox = handler.Outbox;
         try
         {
             while (true)
@@ -70,8 +81,9 @@ internal sealed partial class ExtProcService(ExtProcRuntime runtime, ILogger<Ext
         }
         finally
         {
-            handler.Release();
-            handler.Clear();
+            handler.Reset();
+            outbox.Clear();
+            _handlers.Return(handler);
         }
     }
 

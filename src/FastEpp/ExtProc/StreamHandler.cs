@@ -49,6 +49,9 @@ internal sealed class StreamHandler
 
     public StreamHandler(ExtProcRuntime runtime) => _runtime = runtime;
 
+    /// <summary>Reusable list the service fills per message.</summary>
+    public List<ProcessingResponse> Outbox { get; } = new(8);
+
     public enum Phase
     {
         AwaitingRequestHeaders,
@@ -463,6 +466,23 @@ internal sealed class StreamHandler
 
     public InferenceError? LastError { get; private set; }
 
-    /// <summary>Drops buffered body references (the stream is over).</summary>
-    public void Clear() => _body.Clear();
+    /// <summary>Returns the handler to its initial state so a pool can hand it to the next stream.</summary>
+    public void Reset()
+    {
+        Release();
+        _body.Clear();
+        _parsed.Reset();
+        _request.Reset();
+        _requestHeaders.Clear();
+        _requestHeaderStrings.Clear();
+        _responseHeaders.Clear();
+        _phase = Phase.AwaitingRequestHeaders;
+        _responseStreaming = false;
+        _responseComplete = false;
+        _incomingModel = "";
+        _targetModel = "";
+        _target = null;
+        _usage = default;
+        LastError = null;
+    }
 }

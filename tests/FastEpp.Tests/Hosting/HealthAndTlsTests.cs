@@ -138,7 +138,7 @@ public sealed class HealthAndTlsTests
         await using var epp = await EppServer.StartAsync("10.0.0.1:8000", "--max-request-body-bytes=1000");
         using var s = epp.Open();
         await s.SendRequestHeaders(false, EnvoyStream.ChatHeaders());
-        await s.SendRequestBody(new byte[5000], 600);
+        await s.SendRequestBody(new byte[1200], 600); // the second chunk crosses the limit; nothing is written after it
         var r = await s.Next();
         Assert.Equal(413, (int)r.ImmediateResponse.Status.Code);
         Assert.StartsWith("inference error: PayloadTooLarge - request body exceeds the limit of 1000 bytes", r.ImmediateResponse.Body.ToStringUtf8());
