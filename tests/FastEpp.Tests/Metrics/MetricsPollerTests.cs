@@ -260,6 +260,36 @@ public class MetricsPollerTests
     }
 
     [Fact]
+    public async Task Poll_AllFourDialects_OverRealHttp_OnePollerMixedFleet()
+    {
+        var cases = new (string Fixture, string? Engine, (int, int, double, int, int) Expected)[]
+        {
+            ("vllm.txt", null, (3, 7, 0.4375, 16, 27000)),
+            ("sglang.txt", "sglang", (5, 12, 0.62, 1, 183320)),
+            ("trtllm-serve.txt", "trtllm-serve", (2, 31, 0.8125, 32, 4096)),
+            ("triton.txt", EngineConfig.TritonTensorRtLlmName, (6, 14, 0.296875, 64, 2048)),
+        };
+        await using var server = await FakeModelServer.StartAsync(cases.Length);
+        var registry = new EndpointRegistry();
+        var endpoints = new Endpoint[cases.Length];
+        for (int i = 0; i < cases.Length; i++)
+        {
+            server.Backends[i].Body = MetricsFixtures.LoadText(cases[i].Fixture);
+            var labels = cases[i].Engine is { } engine ? new Dictionary<string, string> { [EngineConfigs.DefaultEngineLabelKey] = engine } : null;
+            endpoints[i] = EndpointFor(server.Backends[i].Port, $"pod-{i}", labels);
+        }
+        registry.Publish(endpoints);
+        await using var poller = CreatePoller(registry, new TestLogger<MetricsPoller>());
+        foreach (var e in endpoints)
+            await WaitUntil(() => e.State.Metrics.IsFresh, "scraped " + e.Name);
+        for (int i = 0; i < cases.Length; i++)
+        {
+            var m = endpoints[i].State.Metrics;
+            Assert.Equal(cases[i].Expected, (m.WaitingQueueSize, m.RunningRequestsSize, m.KvCacheUsagePercent, m.CacheBlockSize, m.CacheNumBlocks));
+        }
+    }
+
+    [Fact]
     public async Task Poll_EngineSelectedByPodLabel_SGLangParsed()
     {
         await using var server = await FakeModelServer.StartAsync(1);
