@@ -1,0 +1,6 @@
+namespace FastEpp.Perf;
+
+internal static class Program
+{
+    private static Task<int> Main(string[] args) => Task.FromResult(0);
+}
