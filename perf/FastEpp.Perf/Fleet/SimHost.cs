@@ -20,6 +20,9 @@ internal sealed class SimHost : IAsyncDisposable
     /// <summary>Served base model name.</summary>
     public string Model => _fleet.Options.Model;
 
+    /// <summary>Prompt + output token limit of the engines.</summary>
+    public int MaxModelLen => _fleet.Options.Engine.MaxModelLen;
+
     /// <summary>Starts a fleet from fastepp-sim flags (<c>--replicas 4 --port 0 ...</c>).</summary>
     public static async Task<SimHost> StartAsync(string[] simArgs, CancellationToken cancellationToken = default)
     {
