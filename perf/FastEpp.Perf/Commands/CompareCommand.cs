@@ -1,0 +1,219 @@
+using System.Globalization;
+using FastEpp.Gateway;
+using FastEpp.Perf.Fleet;
+using FastEpp.Perf.Load;
+using FastEpp.Perf.Report;
+using FastEpp.Perf.Workloads;
+
+namespace FastEpp.Perf.Commands;
+
+/// <summary>
+/// <c>compare</c>: the same workload, seed and fleet configuration through each routing mode — round robin and
+/// random (plain Service baselines) and the EPP with each <c>--epp-args NAME=FLAGS</c> variant. Every mode gets a
+/// fresh in-process fastepp-sim fleet (cold caches), a fresh in-process gateway and, for EPP modes, a fresh EPP
+/// process; results go to results/&lt;timestamp&gt;/.
+/// </summary>
+internal static class CompareCommand
+{
+    public const string Usage = """
+        compare: run one workload through every routing mode and write results/<timestamp>/{report.html,summary.md,summary.json}
+
+          --workload NAME          many-system-prompts (default) | long-questions | multi-chat-short | multi-chat-long |
+                                   prefill-heavy | decode-heavy | multi-lora | epp-scale
+          --scale X                rates, shared-prefix groups, replicas and the concurrency cap x X (0.25)
+          --duration-scale X       stage lengths x X (0.25)
+          --stages R:S,R:S         override the (scaled) stages: rate req/s : seconds
+          --replicas N             override the scaled replica count
+          --seed N                 request/arrival seed, also the sim seed (1)
+          --modes a,b              subset of round-robin,random,fastepp-<name> (all)
+          --epp-binary PATH        EPP to start (AOT binary preferred; a .dll runs under dotnet); EPP modes need it
+          --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default=)
+          --stream-chunk-tokens N  tokens per SSE event from the sims (10: keeps the 2-core box out of the way)
+          --sim-time-scale X       fastepp-sim --time-scale (1 = real time)
+          --sim-args "FLAGS"       extra fastepp-sim flags
+          --drain-timeout S        wait this long for in-flight requests after the last stage (120)
+          --results DIR            output root (results)
+        """;
+
+    public static async Task<int> RunAsync(Flags f, CancellationToken ct)
+    {
+        string workloadName = f.String("workload", "many-system-prompts");
+        WorkloadSpec? baseSpec = WorkloadCatalog.Find(workloadName);
+        if (baseSpec is null)
+        {
+            Console.Error.WriteLine("unknown workload '" + workloadName + "'");
+            return 2;
+        }
+        double scale = f.Double("scale", 0.25);
+        double durationScale = f.Double("duration-scale", 0.25);
+        WorkloadSpec spec = baseSpec.Scale(scale, durationScale);
+        string stagesFlag = f.String("stages", "");
+        if (stagesFlag.Length > 0)
+            spec = spec with { Stages = ParseStages(stagesFlag) };
+        int replicas = f.Int("replicas", spec.Replicas);
+        spec = spec with { Replicas = replicas };
+        int seed = f.Int("seed", 1);
+        string eppBinary = f.String("epp-binary", "");
+        List<string> variants = f.All("epp-args");
+        if (variants.Count == 0)
+            variants.Add("default=");
+        int chunkTokens = f.Int("stream-chunk-tokens", 10);
+        double simTimeScale = f.Double("sim-time-scale", 1);
+        string extraSim = f.String("sim-args", "");
+        var drain = TimeSpan.FromSeconds(f.Double("drain-timeout", 120));
+        string resultsRoot = f.String("results", "results");
+        string modesFlag = f.String("modes", "");
+        if (f.Unknown() is { } unknown)
+        {
+            Console.Error.WriteLine(unknown);
+            return 2;
+        }
+
+        var modes = new List<(string Name, RoutingMode Mode, string EppArgs)>
+        {
+            ("round-robin", RoutingMode.RoundRobin, ""),
+            ("random", RoutingMode.Random, ""),
+        };
+        foreach (string v in variants)
+        {
+            int eq = v.IndexOf('=');
+            string name = eq > 0 ? v[..eq] : "default";
+            modes.Add(("fastepp-" + name, RoutingMode.Epp, eq >= 0 ? v[(eq + 1)..] : v));
+        }
+        if (modesFlag.Length > 0)
+        {
+            var keep = new HashSet<string>(modesFlag.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+            modes.RemoveAll(m => !keep.Contains(m.Name));
+        }
+        if (eppBinary.Length == 0 && modes.RemoveAll(m => m.Mode == RoutingMode.Epp) > 0)
+            Console.Error.WriteLine("note: no --epp-binary: EPP modes skipped");
+        if (modes.Count == 0)
+        {
+            Console.Error.WriteLine("no routing mode left to run");
+            return 2;
+        }
+
+        var simArgs = new List<string>
+        {
+            "--replicas", replicas.ToString(CultureInfo.InvariantCulture), "--port", "0",
+            "--profile", spec.SimProfile, "--seed", seed.ToString(CultureInfo.InvariantCulture),
+            "--stream-chunk-tokens", chunkTokens.ToString(CultureInfo.InvariantCulture),
+            "--time-scale", simTimeScale.ToString(CultureInfo.InvariantCulture),
+        };
+        simArgs.AddRange(spec.SimArgs);
+        simArgs.AddRange(EppProcess.SplitArgs(extraSim));
+
+        string stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+        string dir = Path.Combine(resultsRoot, stamp);
+        Directory.CreateDirectory(dir);
+        var report = new CompareReport
+        {
+            Workload = spec.Name,
+            Source = spec.Source,
+            Parameters = Describe(spec),
+            StartedUtc = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture),
+            Scale = scale,
+            DurationScale = durationScale,
+            Replicas = replicas,
+            Seed = seed,
+            SimArgs = string.Join(' ', simArgs),
+            EppBinary = eppBinary,
+            Machine = Environment.ProcessorCount + " cores, " + System.Runtime.InteropServices.RuntimeInformation.OSDescription,
+        };
+        Console.WriteLine($"compare {spec.Name}: {Describe(spec)}");
+        Console.WriteLine($"  scale {scale}, duration scale {durationScale}, {replicas} replicas, {spec.Stages.Length} stages, {spec.TotalSeconds:0} s per mode; results in {dir}");
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        foreach ((string name, RoutingMode mode, string eppArgs) in modes)
+        {
+            Console.WriteLine($"mode {name}" + (mode == RoutingMode.Epp ? " (" + eppBinary + " " + eppArgs + ")" : ""));
+            await using SimHost sim = await SimHost.StartAsync(simArgs.ToArray(), ct).ConfigureAwait(false);
+            EppProcess? epp = null;
+            try
+            {
+                if (mode == RoutingMode.Epp)
+                    epp = await EppProcess.StartAsync(eppBinary, sim.Endpoints, eppArgs, Path.Combine(dir, name + ".epp.log"), ct).ConfigureAwait(false);
+                var go = new GatewayOptions { Mode = mode, Port = 0, Epp = epp?.Address ?? "", Seed = seed };
+                go.Upstreams.AddRange(sim.Endpoints);
+                await using GatewayServer gateway = GatewayServer.Create(go);
+                await gateway.StartAsync(ct).ConfigureAwait(false);
+                using var client = new StreamingClient(gateway.BaseAddress);
+                var prompts = new PromptFactory(spec, sim.Model, seed, sim.MaxModelLen);
+
+                double cpu0 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
+                RequestResult[] results = await LoadRunner.RunOpenLoopAsync(spec, prompts, client, seed, drain, Console.WriteLine, ct).ConfigureAwait(false);
+                double cpu1 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
+                MetricsScraper.FleetCounters counters = await MetricsScraper.ScrapeAsync(http, sim.Endpoints, ct).ConfigureAwait(false);
+
+                (List<StageReport> stages, StageReport overall) = StatsBuilder.Build(results, spec.Stages);
+                var m = new ModeReport
+                {
+                    Mode = name,
+                    Description = mode switch
+                    {
+                        RoutingMode.RoundRobin => "plain Kubernetes Service, round robin",
+                        RoutingMode.Random => "plain Kubernetes Service, random",
+                        _ => "EPP via ext_proc, flags: " + (eppArgs.Length > 0 ? eppArgs : "(defaults)"),
+                    },
+                    Stages = stages,
+                    Overall = overall,
+                    PrefixCacheHitRate = counters.HitRate,
+                    Preemptions = counters.Preemptions,
+                    GatewayFallbacks = gateway.Stats.Fallbacks,
+                    GatewayEppErrors = gateway.Stats.EppErrors,
+                    PerUpstream = gateway.Stats.PerUpstream(),
+                };
+                if (epp is not null)
+                {
+                    m.EppCpuSeconds = cpu1 - cpu0;
+                    m.EppCpuMsPerRequest = overall.Sent > 0 ? (cpu1 - cpu0) * 1000 / overall.Sent : double.NaN;
+                    (m.EppRssMiB, m.EppPeakRssMiB) = ProcStats.Memory(epp.Pid);
+                }
+                report.Modes.Add(m);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  done: {overall.Completed}/{overall.Sent} ok, TTFT p90 {SvgChart.Fmt(overall.Ttft.P90)} s, {SvgChart.Fmt(overall.OutputTokensPerSecond)} tok/s, prefix hit {SvgChart.Fmt(counters.HitRate * 100)}%"));
+            }
+            finally
+            {
+                if (epp is not null)
+                    await epp.DisposeAsync().ConfigureAwait(false);
+            }
+            ReportWriter.WriteAll(report, dir); // after each mode, so an interrupted run keeps what it has
+        }
+        Console.WriteLine();
+        Console.Write(ReportWriter.Table(report));
+        Console.WriteLine();
+        Console.WriteLine("report: " + Path.GetFullPath(Path.Combine(dir, "report.html")));
+        return 0;
+    }
+
+    public static string Describe(WorkloadSpec s)
+    {
+        string shape = s.Groups > 0
+            ? $"{s.Groups} groups x {s.PromptsPerGroup} prompts, system {s.SystemTokens}, question {s.Question}, output {s.Output}"
+            : $"input {s.Question}, output {s.Output}";
+        if (s.MultiTurn)
+            shape += ", multi-turn";
+        if (s.Adapters.Length > 0)
+            shape += $", {s.Adapters.Length} LoRA adapters";
+        var stages = new List<string>(s.Stages.Length);
+        foreach (Stage st in s.Stages)
+            stages.Add(string.Create(CultureInfo.InvariantCulture, $"{st.Rate:0.##}x{st.Seconds:0.#}s"));
+        return shape + $"; stages {string.Join(", ", stages)}; max concurrency {s.MaxConcurrency}";
+    }
+
+    private static Stage[] ParseStages(string s)
+    {
+        var list = new List<Stage>();
+        foreach (string part in s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] rs = part.Split(':');
+            if (rs.Length != 2 ||
+                !double.TryParse(rs[0], NumberStyles.Float, CultureInfo.InvariantCulture, out double rate) || rate <= 0 ||
+                !double.TryParse(rs[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double sec) || sec <= 0)
+                throw new FormatException("--stages takes rate:seconds pairs, e.g. 2:30,4:30; bad part '" + part + "'");
+            list.Add(new Stage(rate, sec));
+        }
+        return list.ToArray();
+    }
+}

@@ -1,0 +1,107 @@
+using System.Text.Json.Serialization;
+
+namespace FastEpp.Perf.Report;
+
+/// <summary>Mean and percentiles of one latency (seconds).</summary>
+internal sealed class Percentiles
+{
+    public double Mean { get; set; } = double.NaN;
+    public double P50 { get; set; } = double.NaN;
+    public double P90 { get; set; } = double.NaN;
+    public double P99 { get; set; } = double.NaN;
+}
+
+/// <summary>Results of one load stage (or of the whole run).</summary>
+internal sealed class StageReport
+{
+    public int Stage { get; set; }
+    public double OfferedRate { get; set; }
+    public double Seconds { get; set; }
+    public int Sent { get; set; }
+    public int Completed { get; set; }
+    public int Errors { get; set; }
+    public Percentiles Ttft { get; set; } = new();
+    public Percentiles Tpot { get; set; } = new();
+    public Percentiles E2e { get; set; } = new();
+    /// <summary>Output tokens of the stage's requests ÷ (last completion − stage start).</summary>
+    public double OutputTokensPerSecond { get; set; }
+    public double RequestsPerSecond { get; set; }
+    /// <summary>Client-side: cached prompt tokens ÷ prompt tokens, from usage.prompt_tokens_details.</summary>
+    public double CachedTokenFraction { get; set; } = double.NaN;
+}
+
+/// <summary>One routing mode of a comparison.</summary>
+internal sealed class ModeReport
+{
+    public string Mode { get; set; } = "";
+    public string Description { get; set; } = "";
+    public List<StageReport> Stages { get; set; } = new();
+    public StageReport Overall { get; set; } = new();
+    /// <summary>Token-weighted prefix-cache hit rate from the fleet's vllm:prefix_cache_* counters.</summary>
+    public double PrefixCacheHitRate { get; set; } = double.NaN;
+    public double Preemptions { get; set; } = double.NaN;
+    public double EppCpuSeconds { get; set; } = double.NaN;
+    public double EppCpuMsPerRequest { get; set; } = double.NaN;
+    public double EppRssMiB { get; set; } = double.NaN;
+    public double EppPeakRssMiB { get; set; } = double.NaN;
+    public long GatewayFallbacks { get; set; }
+    public long GatewayEppErrors { get; set; }
+    public Dictionary<string, long> PerUpstream { get; set; } = new();
+}
+
+/// <summary>A routing-mode comparison (summary.json).</summary>
+internal sealed class CompareReport
+{
+    public string Kind { get; set; } = "compare";
+    public string Workload { get; set; } = "";
+    public string Source { get; set; } = "";
+    public string Parameters { get; set; } = "";
+    public string StartedUtc { get; set; } = "";
+    public double Scale { get; set; }
+    public double DurationScale { get; set; }
+    public int Replicas { get; set; }
+    public int Seed { get; set; }
+    public string SimArgs { get; set; } = "";
+    public string EppBinary { get; set; } = "";
+    public string Machine { get; set; } = "";
+    public List<ModeReport> Modes { get; set; } = new();
+}
+
+/// <summary>One concurrency level of the overhead harness.</summary>
+internal sealed class OverheadRow
+{
+    public int Concurrency { get; set; }
+    public Percentiles BaselineTtft { get; set; } = new();
+    public Percentiles EppTtft { get; set; } = new();
+    public double AddedTtftMeanMs { get; set; }
+    public double AddedTtftP50Ms { get; set; }
+    public double BaselineRequestsPerSecond { get; set; }
+    public double EppRequestsPerSecond { get; set; }
+    public double EppCpuMsPerRequest { get; set; } = double.NaN;
+    public int BaselineErrors { get; set; }
+    public int EppErrors { get; set; }
+    /// <summary>GIE #2928 reference (EPP v1.5.0 + Istio): TTFT mean ms and req/s at this concurrency, NaN when not published.</summary>
+    public double ReferenceTtftMeanMs { get; set; } = double.NaN;
+    public double ReferenceRequestsPerSecond { get; set; } = double.NaN;
+}
+
+/// <summary>The overhead harness (overhead.json).</summary>
+internal sealed class OverheadReport
+{
+    public string Kind { get; set; } = "overhead";
+    public string StartedUtc { get; set; } = "";
+    public int PromptBytes { get; set; }
+    public int OutputTokens { get; set; }
+    public double SecondsPerLevel { get; set; }
+    public string EppBinary { get; set; } = "";
+    public string EppArgs { get; set; } = "";
+    public string Machine { get; set; } = "";
+    public double EppPeakRssMiB { get; set; } = double.NaN;
+    public List<OverheadRow> Rows { get; set; } = new();
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(CompareReport))]
+[JsonSerializable(typeof(OverheadReport))]
+internal sealed partial class ReportJsonContext : JsonSerializerContext;

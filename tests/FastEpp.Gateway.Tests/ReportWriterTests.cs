@@ -1,0 +1,155 @@
+using System.Text.Json;
+using System.Xml;
+using System.Xml.Linq;
+using FastEpp.Perf.Load;
+using FastEpp.Perf.Report;
+using FastEpp.Perf.Workloads;
+
+namespace FastEpp.Gateway.Tests;
+
+/// <summary>The report writer (real files in a temp directory) and the statistics/prompt builders behind it.</summary>
+public sealed class ReportWriterTests : IDisposable
+{
+    private static readonly XNamespace s_svg = "http://www.w3.org/2000/svg";
+    private static readonly XNamespace s_xhtml = "http://www.w3.org/1999/xhtml";
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "fastepp-report-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+            Directory.Delete(_dir, recursive: true);
+    }
+
+    private static CompareReport SampleReport()
+    {
+        var report = new CompareReport { Workload = "many-system-prompts", Source = "test <&> source", Scale = 0.25, DurationScale = 0.1, Replicas = 2, Seed = 1 };
+        foreach ((string mode, double ttftBase) in new[] { ("round-robin", 2.0), ("fastepp-default", 0.2) })
+        {
+            var m = new ModeReport { Mode = mode, PrefixCacheHitRate = 0.5 };
+            for (int s = 0; s < 3; s++)
+            {
+                m.Stages.Add(new StageReport
+                {
+                    Stage = s + 1, OfferedRate = 5 * (s + 1), Seconds = 10, Sent = 50, Completed = 49, Errors = 1,
+                    Ttft = new Percentiles { Mean = ttftBase, P50 = ttftBase, P90 = ttftBase * (s + 1), P99 = ttftBase * 4 },
+                    OutputTokensPerSecond = 1000 * (s + 1),
+                });
+            }
+            m.Overall = m.Stages[2];
+            report.Modes.Add(m);
+        }
+        report.Modes[0].Stages[0].Ttft.P90 = double.NaN; // a stage without data must not break the chart
+        return report;
+    }
+
+    [Fact]
+    public void WriteAll_HtmlIsWellFormedWithTwoInlineCharts()
+    {
+        ReportWriter.WriteAll(SampleReport(), _dir);
+
+        using XmlReader reader = XmlReader.Create(Path.Combine(_dir, "report.html"), new XmlReaderSettings { DtdProcessing = DtdProcessing.Ignore });
+        XDocument doc = XDocument.Load(reader);
+        XElement[] charts = doc.Descendants(s_svg + "svg").ToArray();
+        Assert.Equal(["ttft-p90", "throughput"], charts.Select(c => (string?)c.Attribute("id")));
+        foreach (XElement chart in charts)
+        {
+            XElement[] series = chart.Elements(s_svg + "g").Where(g => (string?)g.Attribute("class") == "series").ToArray();
+            Assert.Equal(["round-robin", "fastepp-default"], series.Select(g => (string?)g.Attribute("data-name")));
+            Assert.All(series, g => Assert.Single(g.Elements(s_svg + "polyline")));
+        }
+        // The NaN stage is dropped from the TTFT line only.
+        Assert.Equal(2, charts[0].Elements(s_svg + "g").First().Elements(s_svg + "circle").Count());
+        Assert.Equal(3, charts[1].Elements(s_svg + "g").First().Elements(s_svg + "circle").Count());
+        // Self-contained: no scripts, no external resources.
+        Assert.Empty(doc.Descendants(s_xhtml + "script"));
+        Assert.DoesNotContain(doc.Descendants(), e => e.Attribute("src") is not null || e.Attribute("href") is not null);
+        Assert.Contains(doc.Descendants(s_xhtml + "li"), li => li.Value.Contains("test <&> source"));
+        XElement overall = doc.Descendants(s_xhtml + "table").First(t => (string?)t.Attribute("id") == "overall");
+        Assert.Equal(2, overall.Element(s_xhtml + "tbody")!.Elements(s_xhtml + "tr").Count());
+    }
+
+    [Fact]
+    public void WriteAll_JsonAndMarkdownCarryEveryMode()
+    {
+        ReportWriter.WriteAll(SampleReport(), _dir);
+
+        using JsonDocument json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "summary.json")));
+        JsonElement modes = json.RootElement.GetProperty("modes");
+        Assert.Equal(2, modes.GetArrayLength());
+        Assert.Equal("fastepp-default", modes[1].GetProperty("mode").GetString());
+        Assert.Equal(3, modes[1].GetProperty("stages").GetArrayLength());
+        string md = File.ReadAllText(Path.Combine(_dir, "summary.md"));
+        Assert.Contains("| round-robin |", md);
+        Assert.Contains("## fastepp-default", md);
+    }
+
+    [Fact]
+    public void StatsBuilder_PercentilesAndThroughputPerStage()
+    {
+        var results = new List<RequestResult>();
+        for (int i = 0; i < 100; i++)
+            results.Add(new RequestResult { Stage = 0, Ok = true, SentAt = i * 0.1, FinishedAt = 10, Ttft = (i + 1) / 100.0, E2e = 1, OutputTokens = 11 });
+        results.Add(new RequestResult { Stage = 1, Ok = false, SentAt = 10.5, FinishedAt = 11, Ttft = double.NaN });
+
+        (List<StageReport> stages, StageReport overall) = StatsBuilder.Build(results.ToArray(), [new Stage(10, 10), new Stage(20, 10)]);
+
+        Assert.Equal(0.505, stages[0].Ttft.P50, 6);
+        Assert.Equal(0.901, stages[0].Ttft.P90, 6);
+        Assert.Equal(110.0, stages[0].OutputTokensPerSecond, 6); // 1,100 tokens over the 10 s to the last completion
+        Assert.Equal(1, stages[1].Errors);
+        Assert.Equal(0, stages[1].Completed);
+        Assert.Equal(101, overall.Sent);
+        Assert.Equal(15, overall.OfferedRate, 6);
+    }
+
+    [Fact]
+    public void PromptFactory_SameSeedSameRequests_ExactTokenCounts()
+    {
+        WorkloadSpec spec = WorkloadCatalog.ManySystemPrompts.Scale(0.1, 0.1);
+        var a = new PromptFactory(spec, "m", 7, 16_000);
+        var b = new PromptFactory(spec, "m", 7, 16_000);
+
+        for (int i = 0; i < 5; i++)
+        {
+            PlannedRequest ra = a.Next(), rb = b.Next();
+            Assert.Equal(ra.Body, rb.Body);
+            Assert.Equal(6000 + 1200, ra.InputTokens);
+            using JsonDocument doc = JsonDocument.Parse(ra.Body);
+            JsonElement messages = doc.RootElement.GetProperty("messages");
+            Assert.Equal(6000 * 4, messages[0].GetProperty("content").GetString()!.Length);
+            Assert.Equal(1200 * 4, messages[1].GetProperty("content").GetString()!.Length);
+            Assert.Equal(1000, doc.RootElement.GetProperty("max_tokens").GetInt32());
+            Assert.True(doc.RootElement.GetProperty("stream_options").GetProperty("include_usage").GetBoolean());
+        }
+    }
+
+    [Fact]
+    public void PromptFactory_MultiTurn_GrowsHistoryAndRestartsBeforeTheLimit()
+    {
+        WorkloadSpec spec = WorkloadCatalog.MultiChatShort with { Groups = 1, PromptsPerGroup = 1 };
+        var f = new PromptFactory(spec, "m", 3, 8_000);
+        int previous = 0, restarts = 0;
+        for (int i = 0; i < 40; i++)
+        {
+            PlannedRequest r = f.Next();
+            Assert.True(r.InputTokens + r.OutputTokens <= 8_000);
+            if (r.InputTokens < previous)
+                restarts++;
+            previous = r.InputTokens;
+        }
+        Assert.True(restarts > 0);
+    }
+
+    [Fact]
+    public void Scale_KeepsTokenLengths_ScalesRatesGroupsReplicas()
+    {
+        WorkloadSpec s = WorkloadCatalog.ManySystemPrompts.Scale(0.25, 0.5);
+
+        Assert.Equal(38, s.Groups);
+        Assert.Equal(2, s.Replicas);
+        Assert.Equal(3.75, s.Stages[0].Rate, 6);
+        Assert.Equal(25, s.Stages[0].Seconds, 6);
+        Assert.Equal(6000, s.SystemTokens);
+        Assert.Equal(12, s.Stages.Length);
+    }
+}
