@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen
+# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen | perf | demo
 # Every subcommand works on a fresh Debian machine with the .NET 10 SDK; `setup` installs the rest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -113,14 +113,30 @@ cmd_bench() {
   dotnet run -c Release --project perf/FastEpp.Benchmarks -- --filter "${1:-*}" "${@:2}"
 }
 
+# loadgen: the ext_proc driver (smoke | load), e.g. ./build.sh loadgen load --target 127.0.0.1:9002 --concurrency 32
 cmd_loadgen() {
   dotnet run -c Release --project perf/FastEpp.LoadGen -- "$@"
+}
+
+# perf: the workload suite (compare | overhead | workloads) over fastepp-sim and the gateway emulator.
+cmd_perf() {
+  [ -x "$AOT_DIR/fastepp" ] || cmd_publish
+  dotnet build perf/FastEpp.Perf/FastEpp.Perf.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+  local sub=${1:-compare}; shift || true
+  dotnet perf/FastEpp.Perf/bin/Release/net10.0/FastEpp.Perf.dll "$sub" --epp-binary "$AOT_DIR/fastepp" "$@"
+}
+
+# demo: a short (~2 min per mode) shared-prefix comparison: round robin, random and FastEpp through the gateway
+# emulator over a simulated fleet; prints the table and the HTML report's path.
+cmd_demo() {
+  cmd_setup
+  cmd_perf compare --stages 2:20,4:20 --drain-timeout 60 "$@"
 }
 
 usage() { sed -n '2,3p' "$0" | sed 's/^# //'; }
 
 sub=${1:-}; shift || true
 case "$sub" in
-  setup|build|test|publish|run|smoke|bench|loadgen) "cmd_$sub" "$@" ;;
+  setup|build|test|publish|run|smoke|bench|loadgen|perf|demo) "cmd_$sub" "$@" ;;
   *) usage; exit 2 ;;
 esac

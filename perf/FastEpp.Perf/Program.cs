@@ -2,7 +2,7 @@ using FastEpp.Perf.Commands;
 
 namespace FastEpp.Perf;
 
-/// <summary>Entry point of the perf tool (assembly FastEpp.LoadGen).</summary>
+/// <summary>Entry point of the perf tool (assembly FastEpp.Perf).</summary>
 internal static class Program
 {
     private const string Usage = """
