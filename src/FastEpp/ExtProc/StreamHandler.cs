@@ -284,9 +284,7 @@ internal sealed class StreamHandler
             mutation.SetHeaders.Add(ResponseBuilder.Header(ResponseBuilder.DestinationEndpointHeader, destination));
             if (outgoing.Length > 0)
                 mutation.SetHeaders.Add(ResponseBuilder.Header("Content-Length", outgoing.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-            foreach (var (key, value) in _requestHeaders)
-                if (!s_systemOwned.Contains(key.ToLowerInvariant()))
-                    mutation.SetHeaders.Add(ResponseBuilder.Header(key, value.RawValue.Length > 0 ? value.RawValue : ByteString.CopyFromUtf8(value.Value)));
+            AddEchoedHeaders(mutation, _requestHeaders);
             outbox.Add(ResponseBuilder.RequestHeaders(mutation, destination));
             ResponseBuilder.AddBodyPieces(outbox, outgoing, lastEndOfStream, request: true);
             _body.Clear(); // the pieces hold the received ByteStrings; the buffer now serves the response
@@ -386,6 +384,14 @@ internal sealed class StreamHandler
         _counted = true;
     }
 
+    /// <summary>Echoes every header whose lowercase key is not system-owned, reusing the received bytes (§2.4.1, §2.6).</summary>
+    private static void AddEchoedHeaders(HeaderMutation mutation, Dictionary<string, HeaderValue> headers)
+    {
+        foreach (var (key, value) in headers)
+            if (!s_systemOwned.Contains(key.ToLowerInvariant()))
+                mutation.SetHeaders.Add(ResponseBuilder.Header(key, value.RawValue.Length > 0 ? value.RawValue : ByteString.CopyFromUtf8(value.Value)));
+    }
+
     // §2.6
     private void OnResponseHeaders(HttpHeaders headers, List<ProcessingResponse> outbox)
     {
@@ -398,9 +404,7 @@ internal sealed class StreamHandler
         }
         var mutation = new HeaderMutation();
         mutation.SetHeaders.Add(ResponseBuilder.WentIntoResponseHeaders());
-        foreach (var (key, value) in _responseHeaders)
-            if (!s_systemOwned.Contains(key.ToLowerInvariant()))
-                mutation.SetHeaders.Add(ResponseBuilder.Header(key, value.RawValue.Length > 0 ? value.RawValue : ByteString.CopyFromUtf8(value.Value)));
+        AddEchoedHeaders(mutation, _responseHeaders);
         outbox.Add(ResponseBuilder.ResponseHeaders(mutation));
         _phase = Phase.ResponseHeadersDone;
     }
