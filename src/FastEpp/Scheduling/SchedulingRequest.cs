@@ -24,6 +24,12 @@ internal sealed class SchedulingRequest
     public string ObjectiveKey { get; set; } = "";
     public long RequestSize { get; set; }
 
+    /// <summary>
+    /// Scheduler-owned per-stream scratch (buffers, prefix hashes, in-flight charge); created on the
+    /// first decision and kept across <see cref="Reset"/> so later decisions allocate nothing.
+    /// </summary>
+    internal RequestScratch? Scratch { get; set; }
+
     private static readonly Dictionary<string, string> EmptyHeaders = new();
 
     public void Reset()

@@ -1,0 +1,9 @@
+namespace FastEpp.Plugins;
+
+/// <summary>A configuration or plugin-construction error; <see cref="Exception.Message"/> is the reference's text.</summary>
+internal sealed class ConfigException : Exception
+{
+    public ConfigException(string message) : base(message)
+    {
+    }
+}

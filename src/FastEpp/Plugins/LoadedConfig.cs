@@ -1,0 +1,62 @@
+using FastEpp.Metrics;
+using FastEpp.Scheduling;
+
+namespace FastEpp.Plugins;
+
+/// <summary>
+/// The result of loading an EndpointPickerConfig: the defaulted config, every instantiated plugin (in
+/// declaration order, defaults appended), the feature gates and the resolved non-scheduling wiring the
+/// host needs (saturation detector, parser, data layer, flow control). Immutable once built.
+/// </summary>
+internal sealed class LoadedConfig
+{
+    public required EndpointPickerConfig Config { get; init; }
+
+    public required IReadOnlyList<IPlugin> Plugins { get; init; }
+
+    public required IReadOnlyDictionary<string, IPlugin> PluginsByName { get; init; }
+
+    public required IReadOnlySet<string> FeatureGates { get; init; }
+
+    /// <summary>Gate <c>enableLegacyMetrics</c>: scrape with the deprecated flags; the dataLayer section is ignored.</summary>
+    public bool LegacyMetrics => FeatureGates.Contains(ConfigLoader.GateEnableLegacyMetrics);
+
+    /// <summary>Gate <c>flowControl</c>.</summary>
+    public bool FlowControlEnabled => FeatureGates.Contains(ConfigLoader.GateFlowControl);
+
+    public required ISaturationDetector SaturationDetector { get; init; }
+
+    /// <summary>The configured parser plugin (<c>openai-parser</c> by default).</summary>
+    public required ComponentPlugin Parser { get; init; }
+
+    /// <summary>Data sources with their extractors, in config order (empty in legacy mode).</summary>
+    public required IReadOnlyList<DataSourceBinding> DataSources { get; init; }
+
+    /// <summary>The flowControl section (null when absent); validated only when the gate is on.</summary>
+    public FlowControlSpec? FlowControl => Config.FlowControl;
+
+    /// <summary>Engine configs of the first <c>core-metrics-extractor</c> wired to a source (built-ins when none).</summary>
+    public EngineConfigs EngineConfigs
+    {
+        get
+        {
+            foreach (DataSourceBinding b in DataSources)
+                foreach (ComponentPlugin e in b.Extractors)
+                    if (e.Engines is not null)
+                        return e.Engines;
+            return new EngineConfigs();
+        }
+    }
+
+    /// <summary>True when a plugin of <paramref name="type"/> is instantiated (e.g. destination-endpoint-served-verifier).</summary>
+    public bool HasPluginOfType(string type)
+    {
+        foreach (IPlugin p in Plugins)
+            if (p.TypeName == type)
+                return true;
+        return false;
+    }
+}
+
+/// <summary>One <c>dataLayer.sources</c> entry, resolved.</summary>
+internal sealed record DataSourceBinding(ComponentPlugin Source, IReadOnlyList<ComponentPlugin> Extractors);

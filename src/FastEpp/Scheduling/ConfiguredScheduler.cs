@@ -1,0 +1,136 @@
+using FastEpp.Endpoints;
+using Endpoint = FastEpp.Endpoints.Endpoint;
+using FastEpp.Plugins;
+
+namespace FastEpp.Scheduling;
+
+/// <summary>
+/// The EndpointPickerConfig-driven scheduler (spec scheduling.md §2.3–§2.4): data producers, then the
+/// profile handler loop (filters → weighted scorers → picker per profile), then the primary profile's
+/// endpoints. Immutable and thread-safe; all per-request state lives in the request's
+/// <see cref="RequestScratch"/>, so a warm decision allocates nothing.
+/// Built by <see cref="SchedulerFactory"/>.
+/// </summary>
+internal sealed class ConfiguredScheduler : IRequestScheduler
+{
+    private readonly SchedulerProfile[] _profiles;
+    private readonly IProfileHandler _handler;
+    private readonly IDataProducer[] _producers;
+    private readonly IPreRequest[] _preRequest;
+    private readonly IResponseComplete[] _responseComplete;
+    private readonly int _maxResults;
+    private readonly ScratchPool _scratchPool = new();
+
+    public ConfiguredScheduler(
+        SchedulerProfile[] profiles,
+        IProfileHandler handler,
+        IDataProducer[] producers,
+        IPreRequest[] preRequest,
+        IResponseComplete[] responseComplete,
+        LoadedConfig? config = null)
+    {
+        if (profiles.Length == 0)
+            throw new ArgumentException("at least one profile is required", nameof(profiles));
+        _profiles = profiles;
+        _handler = handler;
+        _producers = producers;
+        _preRequest = preRequest;
+        _responseComplete = responseComplete;
+        int max = 1;
+        foreach (SchedulerProfile p in profiles)
+            max = Math.Max(max, p.Picker.MaxEndpoints);
+        _maxResults = max;
+        Config = config;
+    }
+
+    public IReadOnlyList<SchedulerProfile> Profiles => _profiles;
+
+    public IProfileHandler ProfileHandler => _handler;
+
+    /// <summary>The loaded configuration this scheduler was built from (null when built by hand).</summary>
+    public LoadedConfig? Config { get; }
+
+    /// <summary>The most endpoints (primary + fallbacks) one decision can return.</summary>
+    public int MaxResults => _maxResults;
+
+    public int Schedule(SchedulingRequest request, EndpointSnapshot snapshot, ReadOnlySpan<int> candidates,
+        Span<int> result, out string? error)
+    {
+        RequestScratch scratch = request.Scratch ??= _scratchPool.Rent();
+        scratch.Begin(snapshot, candidates.Length);
+        var ctx = new SchedulingContext(snapshot, request, scratch);
+
+        foreach (IDataProducer producer in _producers)
+            producer.Prepare(ctx, candidates);
+
+        int profileCount = _profiles.Length;
+        Span<bool> hasResult = profileCount <= 16 ? stackalloc bool[16] : new bool[profileCount];
+        hasResult = hasResult[..profileCount];
+        hasResult.Clear();
+        Span<int> outcomes = profileCount <= 16 ? stackalloc int[16] : new int[profileCount];
+        outcomes = outcomes[..profileCount];
+        outcomes.Fill(-2);
+        Span<int> toRun = profileCount <= 16 ? stackalloc int[16] : new int[profileCount];
+        toRun = toRun[..profileCount];
+        Span<int> results = scratch.ProfileResults(profileCount, _maxResults);
+
+        int ran = 0;
+        // The handler decides when to stop; the bound guards a handler that keeps asking for profiles.
+        for (int round = 0; round <= profileCount; round++)
+        {
+            int k = _handler.Pick(ctx, hasResult, toRun);
+            if (k <= 0)
+                break;
+            for (int j = 0; j < k; j++)
+            {
+                int p = toRun[j];
+                if ((uint)p >= (uint)profileCount || hasResult[p])
+                    continue;
+                Span<int> slot = results.Slice(p * _maxResults, _maxResults);
+                outcomes[p] = candidates.IsEmpty ? -1 : _profiles[p].Run(ctx, candidates, slot);
+                hasResult[p] = true;
+                ran++;
+            }
+        }
+
+        if (ran == 0)
+        {
+            error = $"failed to run any scheduler profile for request {request.RequestId}";
+            return -1;
+        }
+
+        int primary = _handler.ProcessResults(ctx, _profiles, outcomes, out error);
+        if (primary < 0)
+            return -1;
+        int count = outcomes[primary];
+        if (count <= 0)
+        {
+            error = $"failed to run scheduler profile '{_profiles[primary].Name}'";
+            return -1;
+        }
+        count = Math.Min(count, result.Length);
+        results.Slice(primary * _maxResults, count).CopyTo(result);
+        error = null;
+        return count;
+    }
+
+    public void PreRequest(SchedulingRequest request, EndpointSnapshot snapshot, ReadOnlySpan<int> chosen)
+    {
+        if (chosen.IsEmpty || _preRequest.Length == 0)
+            return;
+        RequestScratch scratch = request.Scratch ??= _scratchPool.Rent();
+        foreach (IPreRequest plugin in _preRequest)
+            plugin.PreRequest(request, scratch, snapshot, chosen);
+    }
+
+    public void ResponseComplete(SchedulingRequest request, Endpoint? target)
+    {
+        if (request.Scratch is not { } scratch)
+            return;
+        foreach (IResponseComplete plugin in _responseComplete)
+            plugin.ResponseComplete(request, scratch);
+        // The request is done with its scratch: give it to the next decision (any stream).
+        request.Scratch = null;
+        _scratchPool.Return(scratch);
+    }
+}

@@ -1,0 +1,67 @@
+using FastEpp.Endpoints;
+using FastEpp.Plugins;
+
+namespace FastEpp.Scheduling.Detectors;
+
+/// <summary>
+/// <c>concurrency-detector</c> (SaturationDetector + Filter), spec §2.9, over FastEpp's own in-flight
+/// counters (<c>inflight-load-producer</c>, auto-created). Filter keeps endpoints with in-flight requests
+/// (mode <c>requests</c>) or tokens (mode <c>tokens</c>) &lt; int(limit·(1+headroom)); may return none.
+/// Saturation = Σ in-flight / Σ capacity over the candidates (no candidates → 1). Deviation: the reference's
+/// saturation always reads 0 (it looks for attributes never written on datastore endpoints); ours is real
+/// and uses <see cref="EndpointState.InFlight"/>, which ExtProc maintains.
+/// Parameters: maxConcurrency 100 (&gt; 0), maxTokenConcurrency 1,000,000 (&gt; 0), concurrencyMode requests|tokens, headroom 0 (≥ 0).
+/// </summary>
+internal sealed class ConcurrencyDetector : ISaturationDetector, IFilter
+{
+    public ConcurrencyDetector(string name, long maxConcurrency = 100, long maxTokenConcurrency = 1_000_000,
+        bool tokenMode = false, double headroom = 0)
+    {
+        Name = name;
+        MaxConcurrency = maxConcurrency;
+        MaxTokenConcurrency = maxTokenConcurrency;
+        TokenMode = tokenMode;
+        Headroom = headroom;
+    }
+
+    public string TypeName => PluginTypes.ConcurrencyDetector;
+
+    public string Name { get; }
+
+    public long MaxConcurrency { get; }
+
+    public long MaxTokenConcurrency { get; }
+
+    public bool TokenMode { get; }
+
+    public double Headroom { get; }
+
+    public double Saturation(EndpointSnapshot snapshot, ReadOnlySpan<int> candidates)
+    {
+        if (candidates.IsEmpty)
+            return 1.0;
+        double inFlight = 0;
+        double capacity = 0;
+        foreach (int c in candidates)
+        {
+            inFlight += snapshot.Endpoints[c].State.InFlight;
+            capacity += MaxConcurrency;
+        }
+        return capacity <= 0 ? 1.0 : inFlight / capacity;
+    }
+
+    public int Filter(in SchedulingContext ctx, Span<int> candidates)
+    {
+        RequestScratch scratch = ctx.Scratch;
+        long limit = (long)((TokenMode ? MaxTokenConcurrency : MaxConcurrency) * (1 + Headroom));
+        int n = 0;
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            int c = candidates[i];
+            long load = !scratch.HasInFlightData ? 0 : TokenMode ? scratch.InFlightTokens(c) : scratch.InFlightRequests(c);
+            if (load < limit)
+                candidates[n++] = c;
+        }
+        return n;
+    }
+}

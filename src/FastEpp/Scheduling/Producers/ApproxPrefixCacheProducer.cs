@@ -1,0 +1,141 @@
+using System.Text;
+using FastEpp.Body;
+using FastEpp.Endpoints;
+using FastEpp.Plugins;
+using FastEpp.Prefix;
+
+namespace FastEpp.Scheduling.Producers;
+
+/// <summary>
+/// <c>approx-prefix-cache-producer</c> (DataProducer + PreRequest), spec §3. Prepare: effective block size
+/// B (first candidate's CacheBlockSize when autoTune), maxBlocks, the prefix input U (capped at maxBlocks × C
+/// bytes while it is written), the chained block hashes, and one lock-free <see cref="PrefixIndex.Match"/>
+/// giving matchBlocks per candidate (into the request scratch). PreRequest: records the chain for the
+/// primary (first) endpoint only — synchronously and under striped locks, where the reference fires a
+/// goroutine. Departed endpoints are dropped from the index when a new snapshot version is first seen
+/// (<see cref="PrefixIndex.Retain"/> on the thread pool); the reference sweeps every 2 minutes.
+/// Parameters: autoTune (true), blockSizeTokens (16), blockSize (deprecated), maxPrefixBlocksToMatch (256),
+/// maxPrefixTokensToMatch (0), lruCapacityPerServer (31250, unused as in the reference).
+/// </summary>
+internal sealed class ApproxPrefixCacheProducer : IDataProducer, IPreRequest
+{
+    private long _seenVersion = -1;
+
+    public ApproxPrefixCacheProducer(string name, bool autoTune = PrefixCacheParameters.DefaultAutoTune,
+        int blockSizeTokens = PrefixCacheParameters.DefaultBlockSizeTokens,
+        int maxPrefixBlocksToMatch = PrefixCacheParameters.DefaultMaxPrefixBlocksToMatch,
+        int maxPrefixTokensToMatch = 0, PrefixIndex? index = null)
+    {
+        Name = name;
+        AutoTune = autoTune;
+        BlockSizeTokens = blockSizeTokens;
+        MaxPrefixBlocksToMatch = maxPrefixBlocksToMatch;
+        MaxPrefixTokensToMatch = maxPrefixTokensToMatch;
+        Index = index ?? new PrefixIndex();
+    }
+
+    public string TypeName => PluginTypes.ApproxPrefixCacheProducer;
+
+    public string Name { get; }
+
+    public bool AutoTune { get; }
+
+    public int BlockSizeTokens { get; }
+
+    public int MaxPrefixBlocksToMatch { get; }
+
+    public int MaxPrefixTokensToMatch { get; }
+
+    /// <summary>The index (gauges: <see cref="PrefixIndex.EntryCount"/> for <c>prefix_indexer_size</c>).</summary>
+    public PrefixIndex Index { get; }
+
+    public void Prepare(in SchedulingContext ctx, ReadOnlySpan<int> candidates)
+    {
+        RequestScratch scratch = ctx.Scratch;
+        EndpointSnapshot snapshot = ctx.Snapshot;
+        ObserveSnapshot(snapshot);
+
+        scratch.HasPrefixData = true;
+        scratch.PrefixTotalBlocks = 0;
+        scratch.HashCount = 0;
+        for (int i = 0; i < candidates.Length; i++)
+            scratch.PrefixMatch(candidates[i]) = 0;
+        if (candidates.IsEmpty)
+            return;
+
+        int firstBlockSize = snapshot.Endpoints[candidates[0]].State.Metrics.CacheBlockSize;
+        int b = PrefixCacheParameters.EffectiveBlockSizeTokens(AutoTune, BlockSizeTokens, firstBlockSize);
+        scratch.PrefixBlockSizeTokens = b;
+        int maxBlocks = PrefixCacheParameters.MaxBlocks(MaxPrefixBlocksToMatch, MaxPrefixTokensToMatch, b);
+        long blockBytes = (long)b * PrefixCacheParameters.CharactersPerToken;
+
+        SchedulingRequest request = ctx.Request;
+        ParsedRequest? body = request.Body;
+        if (body is null || blockBytes <= 0 || maxBlocks <= 0)
+            return;
+
+        long capLong = blockBytes * maxBlocks;
+        int cap = capLong > Array.MaxLength ? Array.MaxLength : (int)capLong;
+        CappedBufferWriter input = scratch.PrefixInput;
+        input.Reset(cap);
+        RequestBodyWriter.WritePrefixInput(request.BodyBytes, body, input);
+        int inputLength = input.TotalLength > int.MaxValue ? int.MaxValue : (int)input.TotalLength;
+        int n = BlockHasher.BlockCount(inputLength, b, maxBlocks);
+        if (n == 0)
+            return;
+
+        ReadOnlySpan<byte> model = EncodeModel(scratch, request.TargetModel);
+        Span<ulong> hashes = scratch.Hashes(n);
+        // The kept bytes are at most the cap; when the input was longer, whole blocks up to the cap exist.
+        n = BlockHasher.ComputeChain(model, body.CacheSaltUtf8.Span, input.Kept, b, maxBlocks, hashes);
+        scratch.HashCount = n;
+        scratch.PrefixTotalBlocks = n;
+        if (n == 0)
+            return;
+
+        Span<int> ids = scratch.Ids(candidates.Length);
+        for (int i = 0; i < candidates.Length; i++)
+            ids[i] = snapshot.Endpoints[candidates[i]].State.Id;
+        Span<int> counts = scratch.MatchCounts(candidates.Length);
+        Index.Match(scratch.HashChain, ids, counts);
+        for (int i = 0; i < candidates.Length; i++)
+            scratch.PrefixMatch(candidates[i]) = counts[i];
+    }
+
+    public void PreRequest(SchedulingRequest request, RequestScratch scratch, EndpointSnapshot snapshot, ReadOnlySpan<int> chosen)
+    {
+        if (scratch.HashCount == 0 || chosen.IsEmpty || (uint)chosen[0] >= (uint)snapshot.Count)
+            return;
+        EndpointState target = snapshot.Endpoints[chosen[0]].State;
+        int capacity = PrefixCacheParameters.ServerCapacity(AutoTune, target.Metrics.CacheNumBlocks);
+        Index.Record(scratch.HashChain, target.Id, capacity);
+        scratch.HashCount = 0; // recorded once, like the reference deleting its PluginState entry
+    }
+
+    private static ReadOnlySpan<byte> EncodeModel(RequestScratch scratch, string model)
+    {
+        int max = Encoding.UTF8.GetMaxByteCount(model.Length);
+        if (scratch.ModelUtf8Buffer.Length < max)
+            scratch.ModelUtf8Buffer = new byte[Math.Max(max, scratch.ModelUtf8Buffer.Length * 2)];
+        int written = Encoding.UTF8.GetBytes(model, scratch.ModelUtf8Buffer);
+        return scratch.ModelUtf8Buffer.AsSpan(0, written);
+    }
+
+    /// <summary>First sight of a new snapshot version: drop endpoints that left (rare, off the request path).</summary>
+    private void ObserveSnapshot(EndpointSnapshot snapshot)
+    {
+        long seen = Volatile.Read(ref _seenVersion);
+        if (snapshot.Version <= seen || Interlocked.CompareExchange(ref _seenVersion, snapshot.Version, seen) != seen)
+            return;
+        if (seen < 0 && Index.EndpointCount == 0)
+            return;
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            var (index, snap) = state;
+            var live = new int[snap.Count];
+            for (int i = 0; i < live.Length; i++)
+                live[i] = snap.Endpoints[i].State.Id;
+            index.Retain(live);
+        }, (Index, snapshot), preferLocal: false);
+    }
+}

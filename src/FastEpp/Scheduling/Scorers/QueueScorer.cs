@@ -1,0 +1,26 @@
+using FastEpp.Plugins;
+
+namespace FastEpp.Scheduling.Scorers;
+
+/// <summary>
+/// <c>queue-scorer</c> (Distribution, no parameters): q = WaitingQueueSize; over the current candidates,
+/// max == min → 1 for all, else (max − q) / (max − min). Reads metrics as of the request (no staleness check).
+/// </summary>
+internal sealed class QueueScorer : IScorer
+{
+    public QueueScorer(string name) => Name = name;
+
+    public string TypeName => PluginTypes.QueueScorer;
+
+    public string Name { get; }
+
+    public ScorerCategory Category => ScorerCategory.Distribution;
+
+    public void Score(in SchedulingContext ctx, ReadOnlySpan<int> candidates, Span<double> scores)
+    {
+        var endpoints = ctx.Snapshot.Endpoints;
+        for (int i = 0; i < candidates.Length; i++)
+            scores[i] = endpoints[candidates[i]].State.Metrics.WaitingQueueSize;
+        MinMax.Invert(scores);
+    }
+}

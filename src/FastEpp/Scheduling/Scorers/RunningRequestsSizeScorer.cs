@@ -1,0 +1,26 @@
+using FastEpp.Plugins;
+
+namespace FastEpp.Scheduling.Scorers;
+
+/// <summary>
+/// <c>running-requests-size-scorer</c> (Distribution, no parameters): the queue-scorer formula on
+/// RunningRequestsSize: max == min → 1, else (max − r) / (max − min) over the candidates.
+/// </summary>
+internal sealed class RunningRequestsSizeScorer : IScorer
+{
+    public RunningRequestsSizeScorer(string name) => Name = name;
+
+    public string TypeName => PluginTypes.RunningRequestsSizeScorer;
+
+    public string Name { get; }
+
+    public ScorerCategory Category => ScorerCategory.Distribution;
+
+    public void Score(in SchedulingContext ctx, ReadOnlySpan<int> candidates, Span<double> scores)
+    {
+        var endpoints = ctx.Snapshot.Endpoints;
+        for (int i = 0; i < candidates.Length; i++)
+            scores[i] = endpoints[candidates[i]].State.Metrics.RunningRequestsSize;
+        MinMax.Invert(scores);
+    }
+}

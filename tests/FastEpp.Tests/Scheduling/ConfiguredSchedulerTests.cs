@@ -1,0 +1,184 @@
+using FastEpp.Endpoints;
+using FastEpp.Plugins;
+using FastEpp.Scheduling;
+using FastEpp.Scheduling.Producers;
+using static FastEpp.Tests.Scheduling.SchedulingTestData;
+
+namespace FastEpp.Tests.Scheduling;
+
+public class ConfiguredSchedulerTests
+{
+    private static readonly string LongPrompt = string.Concat(Enumerable.Repeat("You are a helpful assistant. ", 40));
+
+    [Fact]
+    public void DefaultConfig_PicksLeastLoaded()
+    {
+        var scheduler = SchedulerFactory.Create(null);
+        var s = Snapshot(
+            new EndpointMetrics { WaitingQueueSize = 5, KvCacheUsagePercent = 0.9 },
+            new EndpointMetrics { WaitingQueueSize = 0, KvCacheUsagePercent = 0.1 },
+            new EndpointMetrics { WaitingQueueSize = 3, KvCacheUsagePercent = 0.5 });
+        var result = new int[4];
+        int n = scheduler.Schedule(Request("hello"), s, All(s), result, out string? error);
+        Assert.Null(error);
+        Assert.Equal(1, n);
+        Assert.Equal(1, result[0]);
+    }
+
+    [Fact]
+    public void DefaultConfig_PrefixAffinityAfterPreRequest()
+    {
+        var scheduler = SchedulerFactory.Create(null);
+        var s = Uniform(4);
+        foreach (var e in s.Endpoints)
+            e.State.SetMetrics(new EndpointMetrics { UpdatedAt = DateTimeOffset.UtcNow }); // all equal load
+        var first = Request(LongPrompt);
+        var result = new int[1];
+        Assert.Equal(1, scheduler.Schedule(first, s, All(s), result, out _));
+        int chosen = result[0];
+        scheduler.PreRequest(first, s, result);
+        scheduler.ResponseComplete(first, s.Endpoints[chosen]);
+
+        // Same prompt again: the prefix score (weight 3) now decides, every time.
+        for (int i = 0; i < 20; i++)
+        {
+            var again = Request(LongPrompt);
+            Assert.Equal(1, scheduler.Schedule(again, s, All(s), result, out _));
+            Assert.Equal(chosen, result[0]);
+        }
+        var producer = (ApproxPrefixCacheProducer)scheduler.Config!.PluginsByName["approx-prefix-cache-producer"];
+        Assert.Equal(1, producer.Index.EndpointCount);
+    }
+
+    [Fact]
+    public void MaxNumOfEndpoints_ReturnsFallbacksBestFirst()
+    {
+        var scheduler = SchedulerFactory.Create("""
+            plugins:
+            - type: queue-scorer
+            - type: max-score-picker
+              parameters: {maxNumOfEndpoints: 3}
+            """);
+        var s = Snapshot(new EndpointMetrics { WaitingQueueSize = 9 }, new EndpointMetrics { WaitingQueueSize = 1 },
+            new EndpointMetrics { WaitingQueueSize = 5 }, new EndpointMetrics { WaitingQueueSize = 3 });
+        var result = new int[8];
+        int n = scheduler.Schedule(Request("x"), s, All(s), result, out _);
+        Assert.Equal([1, 3, 2], result[..n]);
+        Assert.Equal(3, scheduler.MaxResults);
+    }
+
+    [Fact]
+    public void ConformanceConfig_NoHeader_FailsWithProfileText()
+    {
+        var scheduler = SchedulerFactory.Create("""
+            apiVersion: inference.networking.x-k8s.io/v1alpha1
+            kind: EndpointPickerConfig
+            plugins:
+            - type: header-based-testing-filter
+            - type: destination-endpoint-served-verifier
+            schedulingProfiles:
+            - name: conformance-profile
+              plugins:
+              - pluginRef: header-based-testing-filter
+            """);
+        var s = Uniform(3);
+        var result = new int[1];
+        Assert.Equal(-1, scheduler.Schedule(EmptyRequest(), s, All(s), result, out string? error));
+        Assert.Equal("failed to run scheduler profile 'conformance-profile'", error);
+
+        var headers = new Dictionary<string, string> { ["test-epp-endpoint-selection"] = "10.0.0.2" };
+        Assert.Equal(1, scheduler.Schedule(EmptyRequest(headers), s, All(s), result, out error));
+        Assert.Equal(1, result[0]);
+        Assert.True(scheduler.Config!.HasPluginOfType(PluginTypes.DestinationEndpointServedVerifier));
+    }
+
+    [Fact]
+    public void NoCandidates_Fails()
+    {
+        var scheduler = SchedulerFactory.Create(null);
+        var s = Uniform(2);
+        Assert.Equal(-1, scheduler.Schedule(Request("x"), s, [], new int[1], out string? error));
+        Assert.Equal("failed to run scheduler profile 'default'", error);
+    }
+
+    [Fact]
+    public void InFlightProducer_ChargesAndReleases()
+    {
+        var scheduler = SchedulerFactory.Create("""
+            plugins:
+            - type: token-load-scorer
+            """);
+        var producer = (InFlightLoadProducer)scheduler.Config!.PluginsByName["inflight-load-producer"];
+        var s = Uniform(2);
+        var req = Request("abcdefgh");
+        var result = new int[1];
+        Assert.Equal(1, scheduler.Schedule(req, s, All(s), result, out _));
+        scheduler.PreRequest(req, s, result);
+        long expected = InFlightLoadProducer.EstimateTokens(req);
+        Assert.Equal((1, expected), producer.Get(s.Endpoints[result[0]].State));
+
+        // The loaded endpoint now scores lower: the other one wins.
+        var next = Request("abcdefgh");
+        var result2 = new int[1];
+        scheduler.Schedule(next, s, All(s), result2, out _);
+        Assert.NotEqual(result[0], result2[0]);
+
+        scheduler.ResponseComplete(req, s.Endpoints[result[0]]);
+        scheduler.ResponseComplete(req, s.Endpoints[result[0]]); // idempotent
+        Assert.Equal((0, 0L), producer.Get(s.Endpoints[result[0]].State));
+    }
+
+    [Fact]
+    public void EstimateTokens_ReferenceFormula()
+    {
+        var req = new SchedulingRequest { RequestSize = 400 };
+        Assert.Equal(100 + 150, InFlightLoadProducer.EstimateTokens(req));
+        Assert.Equal(1 + 2, InFlightLoadProducer.EstimateTokens(new SchedulingRequest()));
+    }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(100)]
+    [InlineData(1000)]
+    public void Decision_Warm_AllocatesNothing(int endpoints)
+    {
+        var scheduler = SchedulerFactory.Create(null);
+        var s = Uniform(endpoints);
+        int[] candidates = All(s);
+        var request = Request(LongPrompt);
+        var result = new int[1];
+        // Warm: grow scratch buffers, JIT, record a prefix so matching walks the index.
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(1, scheduler.Schedule(request, s, candidates, result, out _));
+            scheduler.PreRequest(request, s, result);
+        }
+        Thread.Sleep(50); // let the snapshot-change cleanup work item finish
+        scheduler.Schedule(request, s, candidates, result, out _);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+            scheduler.Schedule(request, s, candidates, result, out _);
+        long after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, after - before);
+    }
+
+    [Fact]
+    public void DepartedEndpoints_RemovedFromPrefixIndex()
+    {
+        var scheduler = SchedulerFactory.Create(null);
+        var producer = (ApproxPrefixCacheProducer)scheduler.Config!.PluginsByName["approx-prefix-cache-producer"];
+        var s1 = Uniform(3);
+        var req = Request(LongPrompt);
+        var result = new int[1];
+        scheduler.Schedule(req, s1, All(s1), result, out _);
+        scheduler.PreRequest(req, s1, result);
+        Assert.Equal(1, producer.Index.EndpointCount);
+
+        var survivors = s1.Endpoints.Where((_, i) => i != result[0]).ToArray();
+        var s2 = new EndpointSnapshot(survivors, s1.Version + 1000);
+        scheduler.Schedule(Request(LongPrompt), s2, All(s2), result, out _);
+        SpinWait.SpinUntil(() => producer.Index.EndpointCount == 0, TimeSpan.FromSeconds(10));
+        Assert.Equal(0, producer.Index.EndpointCount);
+    }
+}

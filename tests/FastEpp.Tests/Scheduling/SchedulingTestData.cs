@@ -1,0 +1,67 @@
+using System.Buffers;
+using System.Text;
+using FastEpp.Body;
+using FastEpp.Endpoints;
+using FastEpp.Scheduling;
+using Endpoint = FastEpp.Endpoints.Endpoint;
+
+namespace FastEpp.Tests.Scheduling;
+
+/// <summary>Snapshots with given metrics, parsed requests and contexts for plugin tests.</summary>
+internal static class SchedulingTestData
+{
+    private static long s_version;
+
+    public static EndpointSnapshot Snapshot(params EndpointMetrics[] metrics)
+    {
+        var endpoints = new Endpoint[metrics.Length];
+        for (int i = 0; i < metrics.Length; i++)
+        {
+            var e = new Endpoint($"ns/pod{i}-rank-0", $"pod{i}", $"10.0.{i / 250}.{i % 250 + 1}", 8000, 8000);
+            e.State.SetMetrics(metrics[i] with { UpdatedAt = metrics[i].UpdatedAt == default ? DateTimeOffset.UtcNow : metrics[i].UpdatedAt });
+            endpoints[i] = e;
+        }
+        return new EndpointSnapshot(endpoints, Interlocked.Increment(ref s_version));
+    }
+
+    public static EndpointSnapshot Uniform(int count) =>
+        Snapshot(Enumerable.Range(0, count).Select(i => new EndpointMetrics { WaitingQueueSize = i % 7, KvCacheUsagePercent = (i % 10) / 10.0 }).ToArray());
+
+    public static int[] All(EndpointSnapshot s) => Enumerable.Range(0, s.Count).ToArray();
+
+    public static SchedulingRequest Request(string prompt, string model = "m", Dictionary<string, string>? headers = null)
+    {
+        string json = $"{{\"model\":\"{model}\",\"prompt\":\"{prompt}\"}}";
+        byte[] bytes = Encoding.UTF8.GetBytes(json);
+        var seq = new ReadOnlySequence<byte>(bytes);
+        var parsed = new ParsedRequest();
+        Assert.Equal(ParseStatus.Ok, OpenAiRequestParser.Parse(seq, ApiKind.Completions, parsed, out _));
+        return new SchedulingRequest
+        {
+            RequestId = "req-1",
+            TargetModel = model,
+            Body = parsed,
+            BodyBytes = seq,
+            RequestSize = bytes.Length,
+            Headers = headers ?? new Dictionary<string, string>(),
+        };
+    }
+
+    public static SchedulingRequest EmptyRequest(Dictionary<string, string>? headers = null) =>
+        new() { RequestId = "req-0", TargetModel = "m", Headers = headers ?? new Dictionary<string, string>() };
+
+    public static SchedulingContext Context(EndpointSnapshot snapshot, SchedulingRequest? request = null)
+    {
+        var scratch = new RequestScratch();
+        scratch.Begin(snapshot, snapshot.Count);
+        return new SchedulingContext(snapshot, request ?? EmptyRequest(), scratch);
+    }
+
+    public static double[] Score(IScorer scorer, SchedulingContext ctx, int[]? candidates = null)
+    {
+        candidates ??= All(ctx.Snapshot);
+        var scores = new double[candidates.Length];
+        scorer.Score(ctx, candidates, scores);
+        return scores;
+    }
+}
