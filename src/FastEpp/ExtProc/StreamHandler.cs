@@ -256,8 +256,10 @@ internal sealed class StreamHandler
             if (candidateCount == 0)
                 return Fail(new InferenceError(InferenceError.ServiceUnavailable, "failed to find endpoint candidates for serving the request"), outbox);
 
-            // Step 8: scheduler. Results are written after the candidates in the same rented array.
-            Span<int> chosen = stackalloc int[16];
+            // Step 8: scheduler. The result span holds the primary and every fallback the pickers may return.
+            int maxResults = Math.Max(1, _runtime.Scheduler.MaxResults);
+            Span<int> chosen = maxResults <= 64 ? stackalloc int[64] : new int[maxResults];
+            chosen = chosen[..maxResults];
             int n = _runtime.Scheduler.Schedule(_request, snapshot, candidates, chosen, out var scheduleError);
             if (n < 0)
                 return Fail(new InferenceError(InferenceError.ResourceExhausted, "failed to find target endpoint: " + scheduleError), outbox);

@@ -5,6 +5,7 @@ using FastEpp.Endpoints;
 using FastEpp.ExtProc;
 using FastEpp.Kubernetes;
 using FastEpp.Metrics;
+using FastEpp.Plugins;
 using FastEpp.Scheduling;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -40,6 +41,8 @@ internal sealed class EppHost : IAsyncDisposable
     public int GrpcPort { get; private set; }
     public int HealthPort { get; private set; }
     public int MetricsPort { get; private set; }
+    /// <summary>The config-driven scheduler (null when a test injected its own).</summary>
+    public ConfiguredScheduler? Scheduler { get; private set; }
 
     /// <summary>Builds and starts everything; throws on configuration errors (caller exits 1).</summary>
     public static async Task<EppHost> StartAsync(EppOptions options, ILoggerFactory loggerFactory, IRequestScheduler? scheduler = null,
@@ -62,11 +65,18 @@ internal sealed class EppHost : IAsyncDisposable
     {
         var logger = LoggerFactory.CreateLogger("FastEpp");
 
-        // EndpointPickerConfig files are decoded by the scheduling work (issue 4); until then a given config is
-        // refused rather than silently ignored, and the reference's built-in default profile runs.
-        if (Options.ConfigFile.Length > 0 || Options.ConfigText.Length > 0)
-            throw new InvalidOperationException("--config-file/--config-text: EndpointPickerConfig decoding is not available in this build yet; " +
-                "omit the flag to run the reference's default profile (queue ×2, kv-cache ×2, prefix-cache ×3, max-score picker)");
+        // EndpointPickerConfig (--config-file / --config-text, else the built-in default). Loaded before anything
+        // listens, so a bad config ends start-up with the reference's message (exit 1).
+        LoadedConfig? config = null;
+        if (scheduler is null)
+        {
+            var configured = SchedulerFactory.CreateFromFlags(Options.ConfigText, Options.ConfigFile);
+            config = configured.Config;
+            scheduler = configured;
+            Scheduler = configured;
+            logger.LogInformation("Scheduling profiles: {Profiles}",
+                Options.ConfigFile.Length + Options.ConfigText.Length > 0 ? DescribeProfiles(configured) : "built-in default (" + DescribeProfiles(configured) + ")");
+        }
 
         // Endpoint source.
         Func<bool>? synced = null;
@@ -99,21 +109,42 @@ internal sealed class EppHost : IAsyncDisposable
         Runtime = new ExtProcRuntime
         {
             Registry = Registry,
-            Scheduler = scheduler ?? new DefaultProfileScheduler(Registry),
+            Scheduler = scheduler,
             MaxRequestBodyBytes = Options.MaxRequestBodyBytes,
             DisableEndpointSubsetFilter = Options.DisableEndpointSubsetFilter,
             PriorityLookup = _kubernetes is { } kp ? kp.PriorityFor : static _ => null,
             ModelRewrites = _kubernetes is { } kr ? () => kr.ModelRewrites : static () => ModelRewriteSnapshot.Empty,
+            Saturation = config is null ? null : config.SaturationDetector.Saturation,
         };
 
+        if (config is { FlowControlEnabled: true })
+            logger.LogWarning("featureGates: flowControl is accepted but FastEpp does not queue requests yet; " +
+                "the legacy admission (shed priority < 0 when saturated) applies");
+
         // Model-server metrics: one polling loop, plus the pool gauges.
+        // The metrics-data-source parameters win over the deprecated flags, which win over defaults; with the
+        // enableLegacyMetrics gate the dataLayer section is ignored and only the flags apply (spec §4.7).
+        MetricsSourceSettings? source = null;
+        if (config is { LegacyMetrics: false })
+            foreach (DataSourceBinding binding in config.DataSources)
+                if (binding.Source.MetricsSource is { } ms) { source = ms; break; }
         var pollerOptions = new MetricsPollerOptions { RefreshInterval = Options.RefreshMetricsInterval };
-        pollerOptions.ApplyDataSource(null, null, null,
+        pollerOptions.ApplyDataSource(
+            source is { SchemeSet: true } ? source.Scheme : null,
+            source is { PathSet: true } ? source.Path : null,
+            source is { InsecureSkipVerifySet: true } ? source.InsecureSkipVerify : null,
             Options.ModelServerMetricsSchemeSet ? Options.ModelServerMetricsScheme : null,
             Options.ModelServerMetricsPathSet ? Options.ModelServerMetricsPath : null,
             Options.ModelServerMetricsHttpsInsecureSkipVerifySet ? Options.ModelServerMetricsHttpsInsecureSkipVerify : null);
-        _poller = new MetricsPoller(Registry, EngineConfigs.CreateDefaultSelector(), pollerOptions,
-            LoggerFactory.CreateLogger<MetricsPoller>());
+        EngineSelector engines = EngineConfigs.CreateDefaultSelector();
+        if (config is { LegacyMetrics: false })
+        {
+            // Already validated by the loader; a failure here would be a loader bug, reported the same way.
+            if (!config.EngineConfigs.TryBuild(out var selector, out var engineErrors))
+                throw new ConfigException(string.Join("; ", engineErrors));
+            engines = selector!;
+        }
+        _poller = new MetricsPoller(Registry, engines, pollerOptions, LoggerFactory.CreateLogger<MetricsPoller>());
         _poller.Start();
         PoolMetrics = new PoolMetricsAggregator(Registry, LoggerFactory.CreateLogger<PoolMetricsAggregator>(),
             interval: Options.RefreshPrometheusMetricsInterval, stalenessThreshold: Options.MetricsStalenessThreshold);
@@ -170,6 +201,21 @@ internal sealed class EppHost : IAsyncDisposable
         MetricsPort = BoundPort(metricsApp);
         logger.LogInformation("FastEpp serving ext_proc on {GrpcPort} ({Tls}), health on {HealthPort}, metrics on {MetricsPort}; {Endpoints} endpoints",
             GrpcPort, Options.SecureServing ? "TLS" : "plaintext", HealthPort, MetricsPort, Registry.Current.Count);
+    }
+
+    private static string DescribeProfiles(ConfiguredScheduler scheduler)
+    {
+        var sb = new StringBuilder();
+        foreach (SchedulerProfile profile in scheduler.Profiles)
+        {
+            if (sb.Length > 0)
+                sb.Append("; ");
+            sb.Append(profile.Name).Append(": ");
+            for (int i = 0; i < profile.Scorers.Length; i++)
+                sb.Append(i == 0 ? "" : ", ").Append(profile.Scorers[i].Scorer.Name).Append(" ×").Append(profile.Scorers[i].Weight.ToString(CultureInfo.InvariantCulture));
+            sb.Append(" → ").Append(profile.Picker.Name);
+        }
+        return sb.ToString();
     }
 
     private WebApplicationBuilder CreateApp(int port, bool grpc, CertificateProvider? tls)
@@ -236,6 +282,25 @@ internal sealed class EppHost : IAsyncDisposable
             sb.Append("# HELP inference_pool_per_pod_queue_size [ALPHA] The total number of requests pending in the model server queue for each underlying pod.\n# TYPE inference_pool_per_pod_queue_size gauge\n");
             foreach (var e in snapshot.Endpoints)
                 sb.Append(inv, $"inference_pool_per_pod_queue_size{{model_server_pod=\"{e.Name[(e.Name.IndexOf('/') + 1)..]}\",name=\"{pool}\"}} {e.State.Metrics.WaitingQueueSize}\n");
+        }
+        if (Scheduler?.Config is { } config)
+        {
+            long entries = 0, bytes = 0;
+            bool any = false;
+            foreach (var plugin in config.Plugins)
+                if (plugin is Scheduling.Producers.ApproxPrefixCacheProducer prefix)
+                {
+                    any = true;
+                    entries += prefix.Index.EntryCount;
+                    bytes += prefix.Index.ApproximateBytes;
+                }
+            if (any)
+            {
+                sb.Append("# HELP inference_extension_prefix_indexer_size [ALPHA] Size of the prefix indexer.\n# TYPE inference_extension_prefix_indexer_size gauge\n");
+                sb.Append(inv, $"inference_extension_prefix_indexer_size {entries}\n");
+                sb.Append("# HELP fastepp_prefix_index_bytes Approximate memory held by the prefix-cache index.\n# TYPE fastepp_prefix_index_bytes gauge\n");
+                sb.Append(inv, $"fastepp_prefix_index_bytes {bytes}\n");
+            }
         }
         var s = Runtime.Stats;
         sb.Append("# HELP fastepp_extproc_requests_total Requests seen on ext_proc streams.\n# TYPE fastepp_extproc_requests_total counter\n");

@@ -9,6 +9,9 @@ namespace FastEpp.Scheduling;
 /// </summary>
 internal interface IRequestScheduler
 {
+    /// <summary>The most endpoints (primary + fallbacks) one decision can write; sizes the result span.</summary>
+    int MaxResults => 1;
+
     /// <summary>
     /// Picks endpoints for <paramref name="request"/> among <paramref name="candidates"/> (indices into
     /// <paramref name="snapshot"/>.Endpoints). Writes the primary endpoint first, then fallbacks, into

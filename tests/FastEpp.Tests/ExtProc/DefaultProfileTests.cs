@@ -1,7 +1,7 @@
 using Envoy.Service.ExtProc.V3;
 using FastEpp.Endpoints;
 using FastEpp.ExtProc;
-using FastEpp.Scheduling;
+using FastEpp.Plugins;
 using Google.Protobuf;
 
 namespace FastEpp.Tests.ExtProc;
@@ -13,7 +13,7 @@ public sealed class DefaultProfileTests
     {
         var registry = new EndpointRegistry();
         registry.Publish(Enumerable.Range(0, count).Select(i => new Endpoint($"ns/p{i}-rank-0", $"p{i}", $"10.0.0.{i + 1}", 8000, 8000)).ToList());
-        var handler = new StreamHandler(new ExtProcRuntime { Registry = registry, Scheduler = new DefaultProfileScheduler(registry) });
+        var handler = new StreamHandler(new ExtProcRuntime { Registry = registry, Scheduler = SchedulerFactory.Create(null) });
         return (handler, registry.Current.Endpoints);
     }
 

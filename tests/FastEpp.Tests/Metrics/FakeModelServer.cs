@@ -30,6 +30,8 @@ internal sealed class FakeModelServer : IAsyncDisposable
         public string Body { get => Volatile.Read(ref _body); set => Volatile.Write(ref _body, value); }
         public Mode Behaviour { get => (Mode)Volatile.Read(ref _mode); set => Volatile.Write(ref _mode, (int)value); }
         public byte[]? RawBody { get; set; }
+        /// <summary>The path served (everything else is 404).</summary>
+        public string MetricsPath { get; set; } = "/metrics";
         /// <summary>Requests received (counted when the handler starts).</summary>
         public int Requests => Volatile.Read(ref _requests);
         internal void Count() => Interlocked.Increment(ref _requests);
@@ -73,7 +75,7 @@ internal sealed class FakeModelServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext ctx)
     {
-        if (!_byPort.TryGetValue(ctx.Connection.LocalPort, out var backend) || ctx.Request.Path != "/metrics")
+        if (!_byPort.TryGetValue(ctx.Connection.LocalPort, out var backend) || ctx.Request.Path != backend.MetricsPath)
         {
             ctx.Response.StatusCode = 404;
             return;
