@@ -59,6 +59,8 @@ public class SchedulerDecisionBenchmarks
         // Record the prompt on one endpoint and warm the scratch.
         _scheduler.Schedule(_request, _snapshot, _candidates, _result, out _);
         _scheduler.PreRequest(_request, _snapshot, _result);
+        var producer = _scheduler.Config!.Plugins.OfType<FastEpp.Scheduling.Producers.ApproxPrefixCacheProducer>().Single();
+        SpinWait.SpinUntil(() => producer.PendingRecords == 0); // the record runs on the thread pool
         _scheduler.Schedule(_request, _snapshot, _candidates, _result, out _);
 
         _naive = new NaiveScheduler();

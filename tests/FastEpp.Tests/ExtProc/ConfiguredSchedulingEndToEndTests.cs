@@ -80,6 +80,7 @@ public sealed class ConfiguredSchedulingEndToEndTests
         Assert.Equal(ProcessingResponse.ResponseOneofCase.RequestHeaders, headers.ResponseCase);
         await stream.ReadRequestBody();
         await stream.Complete();
+        Scheduling.SchedulingTestData.WaitForPrefixRecords(epp.Host.Scheduler!);
         return EnvoyStream.SetHeaders(headers.RequestHeaders.Response)["x-gateway-destination-endpoint"];
     }
 

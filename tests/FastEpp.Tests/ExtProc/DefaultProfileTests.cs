@@ -9,11 +9,15 @@ namespace FastEpp.Tests.ExtProc;
 /// <summary>The built-in default profile: queue, KV and prefix signals change the choice as the spec says.</summary>
 public sealed class DefaultProfileTests
 {
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<StreamHandler, FastEpp.Scheduling.ConfiguredScheduler> s_runtimeScheduler = new();
+
     private static (StreamHandler Handler, Endpoint[] Endpoints) Create(int count)
     {
         var registry = new EndpointRegistry();
         registry.Publish(Enumerable.Range(0, count).Select(i => new Endpoint($"ns/p{i}-rank-0", $"p{i}", $"10.0.0.{i + 1}", 8000, 8000)).ToList());
-        var handler = new StreamHandler(new ExtProcRuntime { Registry = registry, Scheduler = SchedulerFactory.Create(null) });
+        var scheduler = SchedulerFactory.Create(null);
+        var handler = new StreamHandler(new ExtProcRuntime { Registry = registry, Scheduler = scheduler });
+        s_runtimeScheduler.Add(handler, scheduler);
         return (handler, registry.Current.Endpoints);
     }
 
@@ -24,6 +28,7 @@ public sealed class DefaultProfileTests
         h.Handle(new ProcessingRequest { RequestBody = new HttpBody { Body = ByteString.CopyFromUtf8($"{{\"model\":\"m\",\"prompt\":\"{prompt}\"}}"), EndOfStream = true } }, outbox, out _);
         string dest = EnvoyStream.SetHeaders(outbox[0].RequestHeaders.Response)["x-gateway-destination-endpoint"];
         h.Reset();
+        FastEpp.Tests.Scheduling.SchedulingTestData.WaitForPrefixRecords(s_runtimeScheduler.TryGetValue(h, out var sch) ? sch : throw new InvalidOperationException());
         return dest;
     }
 

@@ -38,6 +38,7 @@ public class ConfiguredSchedulerTests
         int chosen = result[0];
         scheduler.PreRequest(first, s, result);
         scheduler.ResponseComplete(first, s.Endpoints[chosen]);
+        WaitForPrefixRecords(scheduler);
 
         // Same prompt again: the prefix score (weight 3) now decides, every time.
         for (int i = 0; i < 20; i++)
@@ -152,6 +153,7 @@ public class ConfiguredSchedulerTests
         {
             Assert.Equal(1, scheduler.Schedule(request, s, candidates, result, out _));
             scheduler.PreRequest(request, s, result);
+            WaitForPrefixRecords(scheduler);
         }
         Thread.Sleep(50); // let the snapshot-change cleanup work item finish
         scheduler.Schedule(request, s, candidates, result, out _);
@@ -164,6 +166,39 @@ public class ConfiguredSchedulerTests
     }
 
     [Fact]
+    public void FullRequestCycle_Warm_AllocatesNothing()
+    {
+        var scheduler = SchedulerFactory.Create(null);
+        var s = Uniform(100);
+        int[] candidates = All(s);
+        var result = new int[1];
+        SchedulingRequest[] requests = [Request(LongPrompt + "a"), Request(LongPrompt + "b"), Request("short one")];
+        void Cycle(SchedulingRequest r)
+        {
+            scheduler.Schedule(r, s, candidates, result, out _);
+            scheduler.PreRequest(r, s, result); // queues the prefix record (pooled work item)
+            scheduler.ResponseComplete(r, s.Endpoints[result[0]]);
+        }
+        for (int i = 0; i < 5; i++)
+            foreach (var r in requests)
+            {
+                Cycle(r);
+                WaitForPrefixRecords(scheduler);
+            }
+
+        long allocated = 0;
+        for (int i = 0; i < 20; i++)
+            foreach (var r in requests)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                Cycle(r);
+                allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+                WaitForPrefixRecords(scheduler);
+            }
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
     public void DepartedEndpoints_RemovedFromPrefixIndex()
     {
         var scheduler = SchedulerFactory.Create(null);
@@ -173,6 +208,7 @@ public class ConfiguredSchedulerTests
         var result = new int[1];
         scheduler.Schedule(req, s1, All(s1), result, out _);
         scheduler.PreRequest(req, s1, result);
+        WaitForPrefixRecords(scheduler);
         Assert.Equal(1, producer.Index.EndpointCount);
 
         var survivors = s1.Endpoints.Where((_, i) => i != result[0]).ToArray();

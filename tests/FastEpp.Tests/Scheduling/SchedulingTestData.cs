@@ -29,6 +29,15 @@ internal static class SchedulingTestData
 
     public static int[] All(EndpointSnapshot s) => Enumerable.Range(0, s.Count).ToArray();
 
+    /// <summary>Waits until every prefix record queued by PreRequest has reached the index (they run on the thread pool).</summary>
+    public static void WaitForPrefixRecords(IRequestScheduler scheduler)
+    {
+        if (scheduler is not ConfiguredScheduler { Config: { } config })
+            return;
+        foreach (var producer in config.Plugins.OfType<FastEpp.Scheduling.Producers.ApproxPrefixCacheProducer>())
+            Assert.True(SpinWait.SpinUntil(() => producer.PendingRecords == 0, TimeSpan.FromSeconds(10)), "prefix records never drained");
+    }
+
     public static SchedulingRequest Request(string prompt, string model = "m", Dictionary<string, string>? headers = null)
     {
         string json = $"{{\"model\":\"{model}\",\"prompt\":\"{prompt}\"}}";

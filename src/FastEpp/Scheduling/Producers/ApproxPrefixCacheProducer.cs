@@ -3,6 +3,7 @@ using FastEpp.Body;
 using FastEpp.Endpoints;
 using FastEpp.Plugins;
 using FastEpp.Prefix;
+using Microsoft.Extensions.ObjectPool;
 
 namespace FastEpp.Scheduling.Producers;
 
@@ -11,7 +12,7 @@ namespace FastEpp.Scheduling.Producers;
 /// B (first candidate's CacheBlockSize when autoTune), maxBlocks, the prefix input U (capped at maxBlocks × C
 /// bytes while it is written), the chained block hashes, and one lock-free <see cref="PrefixIndex.Match"/>
 /// giving matchBlocks per candidate (into the request scratch). PreRequest: records the chain for the
-/// primary (first) endpoint only — synchronously and under striped locks, where the reference fires a
+/// primary (first) endpoint only — on the thread pool from a pooled work item, as the reference fires a
 /// goroutine. Departed endpoints are dropped from the index when a new snapshot version is first seen
 /// (<see cref="PrefixIndex.Retain"/> on the thread pool); the reference sweeps every 2 minutes.
 /// Parameters: autoTune (true), blockSizeTokens (16), blockSize (deprecated), maxPrefixBlocksToMatch (256),
@@ -108,8 +109,53 @@ internal sealed class ApproxPrefixCacheProducer : IDataProducer, IPreRequest
             return;
         EndpointState target = snapshot.Endpoints[chosen[0]].State;
         int capacity = PrefixCacheParameters.ServerCapacity(AutoTune, target.Metrics.CacheNumBlocks);
-        Index.Record(scratch.HashChain, target.Id, capacity);
+        // Recording (up to ~0.2 ms for 256 new blocks on full LRUs) runs on the thread pool so Envoy gets its
+        // answer first; the chain is copied into a pooled work item, so this allocates nothing once warm.
+        PendingRecord work = _records.Get();
+        work.Set(this, scratch.HashChain, target.Id, capacity);
+        Interlocked.Increment(ref _pendingRecords);
+        ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
         scratch.HashCount = 0; // recorded once, like the reference deleting its PluginState entry
+    }
+
+    /// <summary>Records queued by PreRequest and not yet applied to the index (tests wait for 0).</summary>
+    public long PendingRecords => Interlocked.Read(ref _pendingRecords);
+
+    private readonly ObjectPool<PendingRecord> _records = new DefaultObjectPool<PendingRecord>(new DefaultPooledObjectPolicy<PendingRecord>(), 1024);
+    private long _pendingRecords;
+
+    /// <summary>One deferred <see cref="PrefixIndex.Record"/>: the chosen endpoint and a copy of the hash chain.</summary>
+    private sealed class PendingRecord : IThreadPoolWorkItem
+    {
+        private ulong[] _hashes = new ulong[64];
+        private int _count, _endpointId, _capacity;
+        private ApproxPrefixCacheProducer? _owner;
+
+        public void Set(ApproxPrefixCacheProducer owner, ReadOnlySpan<ulong> hashes, int endpointId, int capacity)
+        {
+            if (_hashes.Length < hashes.Length)
+                _hashes = new ulong[Math.Max(hashes.Length, _hashes.Length * 2)];
+            hashes.CopyTo(_hashes);
+            _count = hashes.Length;
+            _endpointId = endpointId;
+            _capacity = capacity;
+            _owner = owner;
+        }
+
+        public void Execute()
+        {
+            ApproxPrefixCacheProducer owner = _owner!;
+            try
+            {
+                owner.Index.Record(_hashes.AsSpan(0, _count), _endpointId, _capacity);
+            }
+            finally
+            {
+                _owner = null;
+                Interlocked.Decrement(ref owner._pendingRecords);
+                owner._records.Return(this);
+            }
+        }
     }
 
     private static ReadOnlySpan<byte> EncodeModel(RequestScratch scratch, string model)
