@@ -69,6 +69,35 @@ public sealed class ReportWriterTests : IDisposable
     }
 
     [Fact]
+    public void Verdicts_StateRatiosAgainstRoundRobin_InEveryOutput()
+    {
+        CompareReport report = SampleReport();
+        // Overall = stage 3: TTFT p90 6 s (round robin) vs 0.6 s, throughput 3000 vs 3000.
+        string verdict = Assert.Single(ReportWriter.Verdicts(report));
+        Assert.StartsWith("fastepp-default vs round-robin: TTFT p90 0.6 s vs 6 s (10× lower); output 3000 vs 3000 tok/s (1×)", verdict);
+
+        report.Modes[1].Overall.Ttft.P90 = 12;
+        Assert.Contains("(2× higher)", Assert.Single(ReportWriter.Verdicts(report)));
+
+        ReportWriter.WriteAll(report, _dir);
+        Assert.Contains("(2× higher)", File.ReadAllText(Path.Combine(_dir, "summary.md")));
+        Assert.Contains("(2× higher)", File.ReadAllText(Path.Combine(_dir, "report.html")));
+
+        report.Modes.RemoveAt(0); // no baseline, no verdict
+        Assert.Empty(ReportWriter.Verdicts(report));
+    }
+
+    [Theory]
+    [InlineData(0.13, 0.2)]
+    [InlineData(690.2, 1000)]
+    [InlineData(6.6, 10)]
+    [InlineData(1.5, 2)]
+    [InlineData(3, 5)]
+    [InlineData(0, 1)]
+    public void NiceStep_RoundsUpToOneTwoOrFive(double rough, double expected) =>
+        Assert.Equal(expected, SvgChart.NiceStep(rough), 9);
+
+    [Fact]
     public void WriteAll_JsonAndMarkdownCarryEveryMode()
     {
         ReportWriter.WriteAll(SampleReport(), _dir);

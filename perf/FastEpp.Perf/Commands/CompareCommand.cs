@@ -183,6 +183,8 @@ internal static class CompareCommand
         Console.WriteLine();
         Console.Write(ReportWriter.Table(report));
         Console.WriteLine();
+        foreach (string verdict in ReportWriter.Verdicts(report))
+            Console.WriteLine(verdict);
         Console.WriteLine("report: " + Path.GetFullPath(Path.Combine(dir, "report.html")));
         return 0;
     }

@@ -41,6 +41,32 @@ internal static class ReportWriter
         return sb.ToString();
     }
 
+    /// <summary>
+    /// One line per non-baseline mode: its TTFT p90 and output throughput as ratios to round robin, measured in
+    /// this run (empty when round robin did not run).
+    /// </summary>
+    public static List<string> Verdicts(CompareReport r)
+    {
+        var lines = new List<string>();
+        ModeReport? baseline = r.Modes.Find(m => m.Mode == "round-robin");
+        if (baseline is null)
+            return lines;
+        StageReport b = baseline.Overall;
+        foreach (ModeReport m in r.Modes)
+        {
+            if (m == baseline)
+                continue;
+            StageReport o = m.Overall;
+            double ttftRatio = o.Ttft.P90 > 0 ? b.Ttft.P90 / o.Ttft.P90 : double.NaN;
+            double tputRatio = b.OutputTokensPerSecond > 0 ? o.OutputTokensPerSecond / b.OutputTokensPerSecond : double.NaN;
+            string ttft = !double.IsFinite(ttftRatio) ? "n/a"
+                : ttftRatio >= 1 ? $"{Fmt(ttftRatio)}× lower" : $"{Fmt(1 / ttftRatio)}× higher";
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{m.Mode} vs round-robin: TTFT p90 {Fmt(o.Ttft.P90)} s vs {Fmt(b.Ttft.P90)} s ({ttft}); output {Fmt(o.OutputTokensPerSecond)} vs {Fmt(b.OutputTokensPerSecond)} tok/s ({Fmt(tputRatio)}×); prefix-cache hit {Pct(m.PrefixCacheHitRate)} vs {Pct(baseline.PrefixCacheHitRate)}; errors {o.Errors} vs {b.Errors}"));
+        }
+        return lines;
+    }
+
     public static string Markdown(CompareReport r)
     {
         var sb = new StringBuilder();
@@ -54,6 +80,9 @@ internal static class ReportWriter
         sb.AppendLine("- Machine: " + r.Machine + "; started " + r.StartedUtc);
         sb.AppendLine();
         sb.AppendLine("## Overall");
+        sb.AppendLine();
+        foreach (string v in Verdicts(r))
+            sb.AppendLine("- " + v);
         sb.AppendLine();
         sb.Append(Table(r));
         foreach (ModeReport m in r.Modes)
@@ -93,7 +122,7 @@ internal static class ReportWriter
         sb.Append("<title>FastEpp routing comparison: ").Append(Esc(r.Workload)).Append("</title>");
         sb.Append("<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0;font-size:13px}");
         sb.Append("th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}");
-        sb.Append(".charts{display:flex;flex-wrap:wrap;gap:16px}.meta{font-size:13px;color:#555}</style></head><body>");
+        sb.Append(".charts{display:flex;flex-wrap:wrap;gap:16px}.meta{font-size:13px;color:#555}.verdict{font-weight:bold}</style></head><body>");
         sb.Append("<h1>Routing comparison: ").Append(Esc(r.Workload)).Append("</h1>");
         sb.Append("<ul class=\"meta\">");
         Li(sb, "Source: " + r.Source);
@@ -102,7 +131,10 @@ internal static class ReportWriter
         Li(sb, "Simulator: fastepp-sim " + r.SimArgs);
         Li(sb, "EPP: " + (r.EppBinary.Length > 0 ? r.EppBinary : "(none)"));
         Li(sb, "Machine: " + r.Machine + "; started " + r.StartedUtc);
-        sb.Append("</ul><div class=\"charts\">");
+        sb.Append("</ul>");
+        foreach (string v in Verdicts(r))
+            sb.Append("<p class=\"verdict\">").Append(Esc(v)).Append("</p>");
+        sb.Append("<div class=\"charts\">");
         sb.Append(Line("ttft-p90", "TTFT p90 vs offered rate", "offered rate (req/s)", "TTFT p90 (s)", ttft));
         sb.Append(Line("throughput", "Output throughput vs offered rate", "offered rate (req/s)", "output tokens/s", tput));
         sb.Append("</div><h2>Overall</h2><table id=\"overall\"><thead><tr>");

@@ -15,6 +15,16 @@ internal static class SvgChart
     private static readonly string[] s_colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
     private const int Width = 680, Height = 380, Left = 70, Right = 170, Top = 36, Bottom = 50;
 
+    /// <summary>1, 2 or 5 × 10^k: the smallest such step ≥ <paramref name="rough"/> (round tick labels).</summary>
+    internal static double NiceStep(double rough)
+    {
+        if (!(rough > 0) || !double.IsFinite(rough))
+            return 1;
+        double magnitude = Math.Pow(10, Math.Floor(Math.Log10(rough)));
+        double f = rough / magnitude;
+        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * magnitude;
+    }
+
     public static string Line(string id, string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series)
     {
         double minX = double.MaxValue, maxX = double.MinValue, minY = double.MaxValue, maxY = double.MinValue;
@@ -31,7 +41,7 @@ internal static class SvgChart
         if (minX > maxX) { minX = 0; maxX = 1; minY = 0; maxY = 1; }
         if (maxX - minX < 1e-9) { minX -= 1; maxX += 1; }
         bool log = minY > 0 && maxY / minY > 100;
-        double y0, y1;
+        double y0, y1, yStep = 1;
         if (log)
         {
             y0 = Math.Floor(Math.Log10(minY));
@@ -41,7 +51,9 @@ internal static class SvgChart
         else
         {
             y0 = Math.Min(0, minY);
-            y1 = maxY <= y0 ? y0 + 1 : maxY * 1.08;
+            yStep = NiceStep(((maxY <= y0 ? y0 + 1 : maxY) - y0) / 5);
+            y0 = Math.Floor(y0 / yStep) * yStep;
+            y1 = Math.Ceiling((maxY <= y0 ? y0 + 1 : maxY * 1.02) / yStep) * yStep;
         }
         double plotW = Width - Left - Right, plotH = Height - Top - Bottom;
         double Px(double x) => Left + (x - minX) / (maxX - minX) * plotW;
@@ -68,9 +80,8 @@ internal static class SvgChart
         }
         else
         {
-            for (int i = 0; i <= 5; i++)
+            for (double v = y0; v <= y1 + yStep * 1e-6; v += yStep)
             {
-                double v = y0 + (y1 - y0) * i / 5;
                 double y = Py(v);
                 sb.Append(CultureInfo.InvariantCulture, $"<line x1=\"{Left}\" y1=\"{y:0.#}\" x2=\"{Left + plotW:0.#}\" y2=\"{y:0.#}\" stroke=\"#eee\"/>");
                 sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 6}\" y=\"{y + 4:0.#}\" font-size=\"11\" text-anchor=\"end\">{Fmt(v)}</text>");
