@@ -70,7 +70,7 @@ cmd_run() {
 # smoke: start the AOT binary, drive one request over real gRPC the way Envoy does, stop it.
 cmd_smoke() {
   # Publish when the binary is missing or older than any EPP source file.
-  if [ ! -x "$AOT_DIR/fastepp" ] || [ -n "$(find src/FastEpp protos -newer "$AOT_DIR/fastepp" -type f \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' \) -print -quit)" ]; then
+  if [ ! -x "$AOT_DIR/fastepp" ] || [ -n "$(find src/FastEpp protos \( -name obj -o -name bin \) -prune -o -newer "$AOT_DIR/fastepp" -type f \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' \) -print -quit)" ]; then
     cmd_publish
   fi
   dotnet build perf/FastEpp.LoadGen/FastEpp.LoadGen.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
@@ -124,7 +124,7 @@ cmd_loadgen() {
 # perf: the workload suite (compare | overhead | workloads) over fastepp-sim and the gateway emulator.
 cmd_perf() {
   # Publish when the binary is missing or older than any EPP source file.
-  if [ ! -x "$AOT_DIR/fastepp" ] || [ -n "$(find src/FastEpp protos -newer "$AOT_DIR/fastepp" -type f \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' \) -print -quit)" ]; then
+  if [ ! -x "$AOT_DIR/fastepp" ] || [ -n "$(find src/FastEpp protos \( -name obj -o -name bin \) -prune -o -newer "$AOT_DIR/fastepp" -type f \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' \) -print -quit)" ]; then
     cmd_publish
   fi
   dotnet build perf/FastEpp.Perf/FastEpp.Perf.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
