@@ -27,7 +27,8 @@ internal static class CompareCommand
           --seed N                 request/arrival seed, also the sim seed (1)
           --modes a,b              subset of round-robin,random,fastepp-<name> (all)
           --epp-binary PATH        EPP to start (AOT binary preferred; a .dll runs under dotnet); EPP modes need it
-          --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default=)
+          --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default= and
+                                   best=--config-file perf/configs/best.yaml)
           --stream-chunk-tokens N  tokens per SSE event from the sims (10: keeps the 2-core box out of the way)
           --sim-time-scale X       fastepp-sim --time-scale (1 = real time)
           --sim-args "FLAGS"       extra fastepp-sim flags
@@ -56,7 +57,13 @@ internal static class CompareCommand
         string eppBinary = f.String("epp-binary", "");
         List<string> variants = f.All("epp-args");
         if (variants.Count == 0)
+        {
+            // The reference's default configuration, and ours for these workloads when run from the repository root.
             variants.Add("default=");
+            string best = Path.GetFullPath(Path.Combine("perf", "configs", "best.yaml"));
+            if (File.Exists(best))
+                variants.Add("best=--config-file " + best);
+        }
         int chunkTokens = f.Int("stream-chunk-tokens", 10);
         double simTimeScale = f.Double("sim-time-scale", 1);
         string extraSim = f.String("sim-args", "");
