@@ -10,6 +10,8 @@ internal struct Usage
     public int CompletionTokens;
     public int TotalTokens;
     public int CachedTokens;
+    /// <summary>The usage carried <c>prompt_token_details</c> (the reference records cached tokens only then).</summary>
+    public bool HasCachedTokens;
 
     /// <summary>A usage object was found (its counters may all be zero).</summary>
     public bool Present;
@@ -406,6 +408,7 @@ internal static class UsageParser
                 }
                 else if (t == JsonTokenType.StartObject)
                 {
+                    usage.HasCachedTokens = true;
                     if (!reader.Read())
                     {
                         return false;
@@ -744,6 +747,7 @@ internal static class UsageParser
 
             u.TotalTokens = ToInt(TotalTokens);
             u.CachedTokens = ToInt(Cached);
+            u.HasCachedTokens = Cached.HasValue;
             return u;
         }
 

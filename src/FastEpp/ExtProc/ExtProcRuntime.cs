@@ -18,6 +18,8 @@ internal sealed class ExtProcRuntime
     /// <summary>Legacy admission: saturation of the candidate set (≥ 1 sheds priority &lt; 0 requests).</summary>
     public Func<EndpointSnapshot, ReadOnlySpan<int>, double>? Saturation { get; init; }
     public ExtProcStats Stats { get; } = new();
+    /// <summary>The reference's request and scheduler metric families.</summary>
+    public Observability.EppMetrics Metrics { get; init; } = new();
 }
 
 /// <summary>Process-wide counters of the ext_proc layer (exported on the metrics port).</summary>

@@ -46,6 +46,11 @@ internal sealed class StreamHandler
     private Endpoint? _target;
     private bool _counted;
     private Usage _usage;
+    // Observability (reference metric semantics, spec runtime.md §6.1).
+    private long _receivedAt;
+    private long _responseBytes;
+    private bool _running;
+    private string _errorCode = "";
 
     public StreamHandler(ExtProcRuntime runtime) => _runtime = runtime;
 
@@ -130,6 +135,7 @@ internal sealed class StreamHandler
     private Outcome OnRequestHeaders(HttpHeaders headers, List<ProcessingResponse> outbox)
     {
         _runtime.Stats.Request();
+        _receivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
         string? requestId = null;
         foreach (var h in headers.Headers?.Headers ?? (IEnumerable<HeaderValue>)[])
             if (string.Equals(h.Key, "x-request-id", StringComparison.OrdinalIgnoreCase))
@@ -238,7 +244,10 @@ internal sealed class StreamHandler
             _targetModel = _incomingModel;
         var rule = _runtime.ModelRewrites().FindRule(_incomingModel);
         if (rule is not null && rule.Targets.Length > 0)
+        {
             _targetModel = PickRewriteTarget(rule.Targets);
+            _runtime.Metrics.ModelRewrite(rule.ObjectName, _incomingModel, _targetModel);
+        }
         _request.TargetModel = _targetModel;
 
         // Step 2: priority from the InferenceObjective named by the objective header.
@@ -260,7 +269,10 @@ internal sealed class StreamHandler
             int maxResults = Math.Max(1, _runtime.Scheduler.MaxResults);
             Span<int> chosen = maxResults <= 64 ? stackalloc int[64] : new int[maxResults];
             chosen = chosen[..maxResults];
+            long scheduleStart = System.Diagnostics.Stopwatch.GetTimestamp();
             int n = _runtime.Scheduler.Schedule(_request, snapshot, candidates, chosen, out var scheduleError);
+            _runtime.Metrics.SchedulerAttempt(System.Diagnostics.Stopwatch.GetElapsedTime(scheduleStart).TotalSeconds, _targetModel,
+                n > 0 ? snapshot.Endpoints[chosen[0]] : null);
             if (n < 0)
                 return Fail(new InferenceError(InferenceError.ResourceExhausted, "failed to find target endpoint: " + scheduleError), outbox);
             if (n == 0)
@@ -292,6 +304,9 @@ internal sealed class StreamHandler
             _body.Clear(); // the pieces hold the received ByteStrings; the buffer now serves the response
             _responseStreaming = _parsed.Stream;
             _phase = Phase.RequestComplete;
+            _runtime.Metrics.RequestScheduled(_incomingModel, _targetModel, _request.Priority, outgoing.Length);
+            _runtime.Metrics.RunningChanged(_incomingModel, +1);
+            _running = true;
             return Outcome.Continue;
         }
         finally
@@ -402,6 +417,9 @@ internal sealed class StreamHandler
             // Streaming detection looks at raw_value only, exact lowercase key, case-sensitive substring.
             if (h.Key == "content-type" && UsageParser.IsEventStream(h.RawValue.Span))
                 _responseStreaming = true;
+            // The reference checks the key "status" (Envoy sends ":status"), so with Envoy this never fires.
+            else if (h.Key == "status" && !h.RawValue.Span.SequenceEqual("200"u8))
+                _errorCode = "ModelServerError";
             _responseHeaders[h.Key] = h;
         }
         var mutation = new HeaderMutation();
@@ -414,11 +432,14 @@ internal sealed class StreamHandler
     // §2.8
     private void OnResponseBody(HttpBody body, List<ProcessingResponse> outbox)
     {
+        _responseBytes += body.Body.Length;
         if (_responseStreaming)
         {
             if (body.EndOfStream)
                 MarkResponseComplete();
             UsageParser.ParseSseChunk(body.Body.Span, ref _usage);
+            if (body.EndOfStream)
+                RecordResponseMetrics();
             var chunk = new ReadOnlySequence<byte>(RewriteResponse(body.Body).Memory);
             ResponseBuilder.AddBodyPieces(outbox, chunk, body.EndOfStream, request: false);
             if (body.EndOfStream)
@@ -437,6 +458,7 @@ internal sealed class StreamHandler
         var whole = _body.AsSequence();
         if (!_responseStreaming)
             UsageParser.ParseJson(whole, ref _usage);
+        RecordResponseMetrics();
         ReadOnlySequence<byte> outgoing = whole;
         if (NeedsResponseRewrite && !whole.IsEmpty)
         {
@@ -485,6 +507,8 @@ internal sealed class StreamHandler
     private Outcome Fail(InferenceError error, List<ProcessingResponse> outbox)
     {
         _runtime.Stats.Error();
+        if (_errorCode.Length == 0)
+            _errorCode = error.Code;
         LastError = error;
         outbox.Add(ResponseBuilder.Immediate(error));
         _body.Clear();
@@ -493,10 +517,35 @@ internal sealed class StreamHandler
 
     public InferenceError? LastError { get; private set; }
 
+    /// <summary>The response is complete and its usage parsed: latency, NTPOT, sizes and token counts.</summary>
+    private void RecordResponseMetrics()
+    {
+        if (!_running)
+            return;
+        if (_usage.Present)
+            _runtime.Metrics.UsageSeen(_incomingModel, _targetModel, _usage);
+        _runtime.Metrics.ResponseComplete(_incomingModel, _targetModel,
+            System.Diagnostics.Stopwatch.GetElapsedTime(_receivedAt).TotalSeconds, _responseBytes, _usage.CompletionTokens);
+    }
+
+    /// <summary>Once per stream, at its end: the error counter (first error, or a non-200 upstream) and the running gauge.</summary>
+    private void EndMetrics()
+    {
+        if (_errorCode.Length > 0)
+            _runtime.Metrics.RequestError(_incomingModel, _targetModel, _errorCode);
+        if (_running)
+            _runtime.Metrics.RunningChanged(_incomingModel, -1);
+        _running = false;
+        _errorCode = "";
+        _responseBytes = 0;
+        _receivedAt = 0;
+    }
+
     /// <summary>Returns the handler to its initial state so a pool can hand it to the next stream.</summary>
     public void Reset()
     {
         Release();
+        EndMetrics();
         _body.Clear();
         _parsed.Reset();
         _request.Reset();

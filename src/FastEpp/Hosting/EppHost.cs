@@ -43,6 +43,8 @@ internal sealed class EppHost : IAsyncDisposable
     public int MetricsPort { get; private set; }
     /// <summary>The config-driven scheduler (null when a test injected its own).</summary>
     public ConfiguredScheduler? Scheduler { get; private set; }
+    /// <summary>The reference's request, scheduler and prefix-indexer metric families.</summary>
+    public Observability.EppMetrics Metrics { get; } = new();
 
     /// <summary>Builds and starts everything; throws on configuration errors (caller exits 1).</summary>
     public static async Task<EppHost> StartAsync(EppOptions options, ILoggerFactory loggerFactory, IRequestScheduler? scheduler = null,
@@ -70,7 +72,7 @@ internal sealed class EppHost : IAsyncDisposable
         LoadedConfig? config = null;
         if (scheduler is null)
         {
-            var configured = SchedulerFactory.CreateFromFlags(Options.ConfigText, Options.ConfigFile);
+            var configured = SchedulerFactory.CreateFromFlags(Options.ConfigText, Options.ConfigFile, new PluginContext { Metrics = Metrics });
             config = configured.Config;
             scheduler = configured;
             Scheduler = configured;
@@ -115,7 +117,23 @@ internal sealed class EppHost : IAsyncDisposable
             PriorityLookup = _kubernetes is { } kp ? kp.PriorityFor : static _ => null,
             ModelRewrites = _kubernetes is { } kr ? () => kr.ModelRewrites : static () => ModelRewriteSnapshot.Empty,
             Saturation = config is null ? null : config.SaturationDetector.Saturation,
+            Metrics = Metrics,
         };
+        if (config is not null)
+        {
+            var prefixIndexes = new List<Prefix.PrefixIndex>();
+            foreach (var plugin in config.Plugins)
+                if (plugin is Scheduling.Producers.ApproxPrefixCacheProducer prefix)
+                    prefixIndexes.Add(prefix.Index);
+            if (prefixIndexes.Count > 0)
+                Metrics.PrefixIndexSize = () =>
+                {
+                    long entries = 0;
+                    foreach (var index in prefixIndexes)
+                        entries += index.EntryCount;
+                    return entries;
+                };
+        }
 
         if (config is { FlowControlEnabled: true })
             logger.LogWarning("featureGates: flowControl is accepted but FastEpp does not queue requests yet; " +
@@ -262,7 +280,7 @@ internal sealed class EppHost : IAsyncDisposable
         var sb = new StringBuilder(1024);
         var inv = CultureInfo.InvariantCulture;
         string pool = Options.PoolName;
-        sb.Append("# HELP inference_extension_info [ALPHA] General information about the current build.\n# TYPE inference_extension_info gauge\n");
+        sb.Append("# HELP inference_extension_info [ALPHA] General information of the current build of Inference Extension.\n# TYPE inference_extension_info gauge\n");
         sb.Append("inference_extension_info{build_ref=\"fastepp\",commit=\"unknown\"} 1\n");
         var p = PoolMetrics.Current;
         if (p.HasPool)
@@ -271,7 +289,7 @@ internal sealed class EppHost : IAsyncDisposable
             sb.Append(inv, $"inference_pool_average_kv_cache_utilization{{name=\"{pool}\"}} {p.AverageKvCacheUtilization}\n");
             sb.Append("# HELP inference_pool_average_queue_size [ALPHA] The average number of requests pending in the model server queue.\n# TYPE inference_pool_average_queue_size gauge\n");
             sb.Append(inv, $"inference_pool_average_queue_size{{name=\"{pool}\"}} {p.AverageQueueSize}\n");
-            sb.Append("# HELP inference_pool_average_running_requests [ALPHA] The average number of requests currently being processed by model servers.\n# TYPE inference_pool_average_running_requests gauge\n");
+            sb.Append("# HELP inference_pool_average_running_requests [ALPHA] The average number of running requests across model servers in the pool.\n# TYPE inference_pool_average_running_requests gauge\n");
             sb.Append(inv, $"inference_pool_average_running_requests{{name=\"{pool}\"}} {p.AverageRunningRequests}\n");
             sb.Append("# HELP inference_pool_ready_pods [ALPHA] The number of ready pods in the inference server pool.\n# TYPE inference_pool_ready_pods gauge\n");
             sb.Append(inv, $"inference_pool_ready_pods{{name=\"{pool}\"}} {p.ReadyEndpoints}\n");
@@ -283,21 +301,19 @@ internal sealed class EppHost : IAsyncDisposable
             foreach (var e in snapshot.Endpoints)
                 sb.Append(inv, $"inference_pool_per_pod_queue_size{{model_server_pod=\"{e.Name[(e.Name.IndexOf('/') + 1)..]}\",name=\"{pool}\"}} {e.State.Metrics.WaitingQueueSize}\n");
         }
+        Metrics.Write(sb);
         if (Scheduler?.Config is { } config)
         {
-            long entries = 0, bytes = 0;
+            long bytes = 0;
             bool any = false;
             foreach (var plugin in config.Plugins)
                 if (plugin is Scheduling.Producers.ApproxPrefixCacheProducer prefix)
                 {
                     any = true;
-                    entries += prefix.Index.EntryCount;
                     bytes += prefix.Index.ApproximateBytes;
                 }
             if (any)
             {
-                sb.Append("# HELP inference_extension_prefix_indexer_size [ALPHA] Size of the prefix indexer.\n# TYPE inference_extension_prefix_indexer_size gauge\n");
-                sb.Append(inv, $"inference_extension_prefix_indexer_size {entries}\n");
                 sb.Append("# HELP fastepp_prefix_index_bytes Approximate memory held by the prefix-cache index.\n# TYPE fastepp_prefix_index_bytes gauge\n");
                 sb.Append(inv, $"fastepp_prefix_index_bytes {bytes}\n");
             }

@@ -18,6 +18,9 @@ internal sealed class PluginContext
 
     /// <summary>Random source for pickers and filters; null = <see cref="Random.Shared"/> (thread-safe).</summary>
     public Random? Random { get; init; }
+
+    /// <summary>Where plugins report the reference's metrics (prefix indexer); null = not exported.</summary>
+    public Observability.EppMetrics? Metrics { get; init; }
 }
 
 /// <summary>A plugin factory: (name, parameters, context) → plugin; throws <see cref="ConfigException"/> on bad parameters.</summary>
@@ -106,7 +109,7 @@ internal static class PluginRegistry
             throw new ConfigException("BlockSizeTokens must be > 0 when AutoTune is disabled");
         if (maxTokens < 0)
             throw new ConfigException("MaxPrefixTokensToMatch must be >= 0");
-        return new ApproxPrefixCacheProducer(name, autoTune, blockSizeTokens, maxBlocks, maxTokens);
+        return new ApproxPrefixCacheProducer(name, autoTune, blockSizeTokens, maxBlocks, maxTokens) { Metrics = c.Metrics };
     }
 
     private static IPlugin CreateAffinityFilter(string name, PluginParameters p, PluginContext c)

@@ -108,6 +108,12 @@ internal sealed class ApproxPrefixCacheProducer : IDataProducer, IPreRequest
         if (scratch.HashCount == 0 || chosen.IsEmpty || (uint)chosen[0] >= (uint)snapshot.Count)
             return;
         EndpointState target = snapshot.Endpoints[chosen[0]].State;
+        if (Metrics is { } metrics)
+        {
+            // As the reference: the chosen endpoint's match and the total, in approximate bytes (blocks × B × 4).
+            long bytesPerBlock = (long)scratch.PrefixBlockSizeTokens * PrefixCacheParameters.CharactersPerToken;
+            metrics.PrefixMatch(scratch.PrefixMatch(chosen[0]) * bytesPerBlock, scratch.PrefixTotalBlocks * bytesPerBlock);
+        }
         int capacity = PrefixCacheParameters.ServerCapacity(AutoTune, target.Metrics.CacheNumBlocks);
         // Recording (up to ~0.2 ms for 256 new blocks on full LRUs) runs on the thread pool so Envoy gets its
         // answer first; the chain is copied into a pooled work item, so this allocates nothing once warm.
@@ -117,6 +123,9 @@ internal sealed class ApproxPrefixCacheProducer : IDataProducer, IPreRequest
         ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: false);
         scratch.HashCount = 0; // recorded once, like the reference deleting its PluginState entry
     }
+
+    /// <summary>Receives prefix_indexer_hit_ratio / _hit_bytes per request (null: not exported).</summary>
+    public Observability.EppMetrics? Metrics { get; init; }
 
     /// <summary>Records queued by PreRequest and not yet applied to the index (tests wait for 0).</summary>
     public long PendingRecords => Interlocked.Read(ref _pendingRecords);

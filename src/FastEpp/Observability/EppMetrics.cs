@@ -1,0 +1,176 @@
+using System.Globalization;
+using System.Text;
+using FastEpp.Body;
+using Endpoint = FastEpp.Endpoints.Endpoint;
+using static FastEpp.Observability.PrometheusText;
+
+namespace FastEpp.Observability;
+
+/// <summary>
+/// The reference EPP's request, scheduler and prefix-indexer metric families (spec runtime.md §6.1): same names,
+/// help texts, label names and buckets, created lazily per label set. Recording is lock-free and allocates only
+/// the first time a label set is seen. The Go client's metric registry is not used: its names, buckets and
+/// float formatting are reproduced here exactly, which no .NET Prometheus library guarantees.
+/// </summary>
+internal sealed class EppMetrics
+{
+    private const string Alpha = "[ALPHA] ";
+
+    // Bucket sets (spec §6.1).
+    private static readonly double[] s_general = [0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600];
+    private static readonly double[] s_scheduler = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1];
+    private static readonly double[] s_requestBytes = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 33554432, 67108864, 134217728, 268435456, 536870912, 1073741824];
+    private static readonly double[] s_responseBytes = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32778, 65536];
+    private static readonly double[] s_inputTokens = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32778, 65536, 131072, 262144, 524288, 1048576];
+    private static readonly double[] s_outputTokens = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192];
+    private static readonly double[] s_ntpot = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+    private static readonly double[] s_hitRatio = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1];
+    private static readonly double[] s_hitBytes = [0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536];
+
+    internal readonly record struct Models(string Model, string Target);
+    internal readonly record struct ModelsPriority(string Model, string Target, int Priority);
+    internal readonly record struct ModelsCode(string Model, string Target, string Code);
+    internal readonly record struct Attempt(bool Success, string Target, string PodName, string EndpointName, int Port);
+    internal readonly record struct Rewrite(string Rule, string Model, string Target);
+    internal readonly record struct NoLabels;
+
+    private static Family<Models, Histogram> ModelHistogram(string name, string help, double[] buckets) =>
+        new(name, Alpha + help, "histogram", () => new Histogram(buckets), static k => LabelList(("model_name", k.Model), ("target_model_name", k.Target)));
+
+    private readonly Family<ModelsPriority, ValueCell> _requestTotal = new("inference_objective_request_total",
+        Alpha + "Counter of inference objective requests broken out for each model and target model.", "counter", static () => new ValueCell(),
+        static k => LabelList(("model_name", k.Model), ("priority", k.Priority.ToString(CultureInfo.InvariantCulture)), ("target_model_name", k.Target)));
+    private readonly Family<ModelsCode, ValueCell> _requestErrors = new("inference_objective_request_error_total",
+        Alpha + "Counter of inference objective requests errors broken out for each model and target model.", "counter", static () => new ValueCell(),
+        static k => LabelList(("error_code", k.Code), ("model_name", k.Model), ("target_model_name", k.Target)));
+    private readonly Family<Models, Histogram> _duration = ModelHistogram("inference_objective_request_duration_seconds",
+        "Inference objective response latency distribution in seconds for each model and target model.", s_general);
+    private readonly Family<Models, Histogram> _requestSizes = ModelHistogram("inference_objective_request_sizes",
+        "Inference objective requests size distribution in bytes for each model and target model.", s_requestBytes);
+    private readonly Family<Models, Histogram> _responseSizes = ModelHistogram("inference_objective_response_sizes",
+        "Inference objective responses size distribution in bytes for each model and target model.", s_responseBytes);
+    private readonly Family<Models, Histogram> _inputTokens = ModelHistogram("inference_objective_input_tokens",
+        "Inference objective input token count distribution for requests in each model.", s_inputTokens);
+    private readonly Family<Models, Histogram> _outputTokens = ModelHistogram("inference_objective_output_tokens",
+        "Inference objective output token count distribution for requests in each model.", s_outputTokens);
+    private readonly Family<Models, Histogram> _cachedTokens = ModelHistogram("inference_objective_prompt_cached_tokens",
+        "Inference objective prompt cached token count distribution for requests in each model.", s_inputTokens);
+    private readonly Family<Models, Histogram> _ntpot = ModelHistogram("inference_objective_normalized_time_per_output_token_seconds",
+        "Inference objective latency divided by number of output tokens in seconds for each model and target model.", s_ntpot);
+    private readonly Family<string, ValueCell> _running = new("inference_objective_running_requests",
+        Alpha + "Inference objective number of running requests in each model.", "gauge", static () => new ValueCell(),
+        static model => LabelList(("model_name", model)));
+    private readonly Family<NoLabels, Histogram> _schedulerE2e = new("inference_extension_scheduler_e2e_duration_seconds",
+        Alpha + "End-to-end scheduling latency distribution in seconds.", "histogram", static () => new Histogram(s_scheduler), static _ => "");
+    private readonly Family<Attempt, ValueCell> _attempts = new("inference_extension_scheduler_attempts_total",
+        Alpha + "Total number of scheduling attempts.", "counter", static () => new ValueCell(),
+        static k => LabelList(("namespace", Namespace(k.EndpointName)), ("pod_name", k.PodName),
+            ("port", k.Port > 0 ? k.Port.ToString(CultureInfo.InvariantCulture) : ""), ("status", k.Success ? "success" : "failure"), ("target_model_name", k.Target)));
+    private readonly Family<NoLabels, Histogram> _hitRatio = new("inference_extension_prefix_indexer_hit_ratio",
+        Alpha + "Ratio of prefix length matched to total prefix length in the cache lookup.", "histogram", static () => new Histogram(s_hitRatio), static _ => "");
+    private readonly Family<NoLabels, Histogram> _hitBytes = new("inference_extension_prefix_indexer_hit_bytes",
+        Alpha + "Length of the prefix match in number of bytes in the cache lookup.", "histogram", static () => new Histogram(s_hitBytes), static _ => "");
+    private readonly Family<Rewrite, ValueCell> _rewrites = new("inference_extension_model_rewrite_decisions_total",
+        Alpha + "Total number of inference model rewrite decisions.", "counter", static () => new ValueCell(),
+        static k => LabelList(("model_name", k.Model), ("model_rewrite_name", k.Rule), ("target_model", k.Target)));
+
+    /// <summary>Total prefix-index entries, read at scrape time (null: no prefix producer configured).</summary>
+    public Func<long>? PrefixIndexSize { get; set; }
+
+    /// <summary>The request was scheduled and its body forwarded (request_total, request_sizes).</summary>
+    public void RequestScheduled(string model, string target, int priority, long requestBytes)
+    {
+        _requestTotal[new ModelsPriority(model, target, priority)].Add(1);
+        _requestSizes[new Models(model, target)].Observe(requestBytes);
+    }
+
+    /// <summary>Once per stream that ended with an error or a non-200 upstream status.</summary>
+    public void RequestError(string model, string target, string code)
+    {
+        if (code.Length > 0)
+            _requestErrors[new ModelsCode(model, target, code)].Add(1);
+    }
+
+    public void RunningChanged(string model, int delta)
+    {
+        if (model.Length > 0)
+            _running[model].Add(delta);
+    }
+
+    /// <summary>A usage object was parsed from the response.</summary>
+    public void UsageSeen(string model, string target, in Usage usage)
+    {
+        var key = new Models(model, target);
+        if (usage.PromptTokens > 0)
+            _inputTokens[key].Observe(usage.PromptTokens);
+        if (usage.CompletionTokens > 0)
+            _outputTokens[key].Observe(usage.CompletionTokens);
+        if (usage.HasCachedTokens)
+            _cachedTokens[key].Observe(usage.CachedTokens);
+    }
+
+    /// <summary>The response completed: latency (received → complete), NTPOT and response size.</summary>
+    public void ResponseComplete(string model, string target, double seconds, long responseBytes, int completionTokens)
+    {
+        var key = new Models(model, target);
+        if (seconds > 0)
+        {
+            if (completionTokens > 0)
+                _ntpot[key].Observe(seconds / completionTokens);
+            _duration[key].Observe(seconds);
+        }
+        _responseSizes[key].Observe(responseBytes);
+    }
+
+    /// <summary>One Schedule call: its duration and outcome (the primary endpoint on success).</summary>
+    public void SchedulerAttempt(double seconds, string target, Endpoint? primary)
+    {
+        _schedulerE2e[default].Observe(seconds);
+        _attempts[primary is null
+            ? new Attempt(false, target, "", "", 0)
+            : new Attempt(true, target, primary.PodName, primary.Name, primary.Port)].Add(1);
+    }
+
+    /// <summary>The prefix match of the chosen endpoint, in (approximate) bytes.</summary>
+    public void PrefixMatch(long matchedBytes, long totalBytes)
+    {
+        _hitBytes[default].Observe(matchedBytes);
+        if (totalBytes > 0)
+            _hitRatio[default].Observe((double)matchedBytes / totalBytes);
+    }
+
+    public void ModelRewrite(string rule, string model, string target) => _rewrites[new Rewrite(rule, model, target)].Add(1);
+
+    /// <summary>Appends every family that has at least one series, in name order (as the Go registry gathers).</summary>
+    public void Write(StringBuilder sb)
+    {
+        _rewrites.Write(sb);
+        if (PrefixIndexSize is { } size)
+        {
+            AppendHeader(sb, "inference_extension_prefix_indexer_size", Alpha + "Size of the prefix indexer.", "gauge");
+            sb.Append("inference_extension_prefix_indexer_size ");
+            AppendFloat(sb, size());
+            sb.Append('\n');
+        }
+        _hitBytes.Write(sb);
+        _hitRatio.Write(sb);
+        _attempts.Write(sb);
+        _schedulerE2e.Write(sb);
+        _inputTokens.Write(sb);
+        _ntpot.Write(sb);
+        _outputTokens.Write(sb);
+        _cachedTokens.Write(sb);
+        _duration.Write(sb);
+        _requestErrors.Write(sb);
+        _requestSizes.Write(sb);
+        _requestTotal.Write(sb);
+        _responseSizes.Write(sb);
+        _running.Write(sb);
+    }
+
+    private static string Namespace(string endpointName)
+    {
+        int slash = endpointName.IndexOf('/');
+        return slash > 0 ? endpointName[..slash] : "";
+    }
+}
