@@ -19,6 +19,7 @@ namespace FastEpp.Benchmarks.Scheduling;
 public class SchedulerDecisionBenchmarks
 {
     private ConfiguredScheduler _scheduler = null!;
+    private ConfiguredScheduler _timed = null!;
     private EndpointSnapshot _snapshot = null!;
     private int[] _candidates = [];
     private readonly int[] _result = new int[1];
@@ -61,6 +62,13 @@ public class SchedulerDecisionBenchmarks
         _scheduler.PreRequest(_request, _snapshot, _result);
         var producer = _scheduler.Config!.Plugins.OfType<FastEpp.Scheduling.Producers.ApproxPrefixCacheProducer>().Single();
         SpinWait.SpinUntil(() => producer.PendingRecords == 0); // the record runs on the thread pool
+        // The same config with every plugin timed into inference_extension_plugin_duration_seconds (as the EPP runs it).
+        _timed = SchedulerFactory.Create(null, new PluginContext { Metrics = new FastEpp.Observability.EppMetrics() });
+        _timed.Schedule(_request, _snapshot, _candidates, _result, out _);
+        _timed.PreRequest(_request, _snapshot, _result);
+        var timedProducer = _timed.Config!.Plugins.OfType<FastEpp.Scheduling.Producers.ApproxPrefixCacheProducer>().Single();
+        SpinWait.SpinUntil(() => timedProducer.PendingRecords == 0);
+        _timed.Schedule(_request, _snapshot, _candidates, _result, out _);
         _scheduler.Schedule(_request, _snapshot, _candidates, _result, out _);
 
         _naive = new NaiveScheduler();
@@ -72,4 +80,7 @@ public class SchedulerDecisionBenchmarks
 
     [Benchmark]
     public int FastEpp() => _scheduler.Schedule(_request, _snapshot, _candidates, _result, out _) + _result[0];
+
+    [Benchmark]
+    public int FastEppTimed() => _timed.Schedule(_request, _snapshot, _candidates, _result, out _) + _result[0];
 }

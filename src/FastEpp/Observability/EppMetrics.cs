@@ -33,6 +33,7 @@ internal sealed class EppMetrics
     internal readonly record struct Attempt(bool Success, string Target, string PodName, string EndpointName, int Port);
     internal readonly record struct Rewrite(string Rule, string Model, string Target);
     internal readonly record struct NoLabels;
+    internal readonly record struct PluginPoint(string ExtensionPoint, string Type, string Name);
 
     private static Family<Models, Histogram> ModelHistogram(string name, string help, double[] buckets) =>
         new(name, Alpha + help, "histogram", () => new Histogram(buckets), static k => LabelList(("model_name", k.Model), ("target_model_name", k.Target)));
@@ -73,6 +74,18 @@ internal sealed class EppMetrics
     private readonly Family<Rewrite, ValueCell> _rewrites = new("inference_extension_model_rewrite_decisions_total",
         Alpha + "Total number of inference model rewrite decisions.", "counter", static () => new ValueCell(),
         static k => LabelList(("model_name", k.Model), ("model_rewrite_name", k.Rule), ("target_model", k.Target)));
+
+    private readonly Family<PluginPoint, Histogram> _pluginDurations = new("inference_extension_plugin_duration_seconds",
+        Alpha + "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.", "histogram",
+        static () => new Histogram(s_scheduler),
+        static k => LabelList(("extension_point", k.ExtensionPoint), ("plugin_name", k.Name), ("plugin_type", k.Type)));
+
+    /// <summary>
+    /// The duration histogram of one plugin at one extension point, resolved once when the scheduler is built so
+    /// timing a plugin is two timestamps and an Observe; the series is exported from its first observation.
+    /// </summary>
+    public Histogram PluginDuration(string extensionPoint, string pluginType, string pluginName) =>
+        _pluginDurations[new PluginPoint(extensionPoint, pluginType, pluginName)];
 
     /// <summary>Total prefix-index entries, read at scrape time (null: no prefix producer configured).</summary>
     public Func<long>? PrefixIndexSize { get; set; }
@@ -154,6 +167,7 @@ internal sealed class EppMetrics
         }
         _hitBytes.Write(sb);
         _hitRatio.Write(sb);
+        _pluginDurations.Write(sb);
         _attempts.Write(sb);
         _schedulerE2e.Write(sb);
         _inputTokens.Write(sb);

@@ -108,7 +108,12 @@ internal sealed class Family<TKey, TCell>(string name, string help, string type,
     {
         if (_series.IsEmpty)
             return;
-        var rows = new List<(string Labels, TCell Cell)>(_series.Values);
+        var rows = new List<(string Labels, TCell Cell)>(_series.Count);
+        foreach (var row in _series.Values)
+            if (row.Cell is not Histogram { Count: 0 }) // pre-resolved histograms appear with their first observation
+                rows.Add(row);
+        if (rows.Count == 0)
+            return;
         rows.Sort(static (a, b) => string.CompareOrdinal(a.Labels, b.Labels));
         PrometheusText.AppendHeader(sb, name, help, type);
         foreach (var (rowLabels, cell) in rows)

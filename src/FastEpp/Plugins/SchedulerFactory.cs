@@ -13,8 +13,13 @@ internal static class SchedulerFactory
         Create(ConfigLoader.ReadFlags(configText, configFile), context);
 
     /// <summary>From config text (null/empty → built-in default config).</summary>
-    public static ConfiguredScheduler Create(string? configText, PluginContext? context = null) =>
-        Build(ConfigLoader.Load(configText, context));
+    public static ConfiguredScheduler Create(string? configText, PluginContext? context = null)
+    {
+        ConfiguredScheduler scheduler = Build(ConfigLoader.Load(configText, context));
+        if (context?.Metrics is { } metrics)
+            scheduler.EnableTimings(metrics);
+        return scheduler;
+    }
 
     public static ConfiguredScheduler Build(LoadedConfig loaded)
     {

@@ -1,6 +1,8 @@
 using FastEpp.Endpoints;
 using Endpoint = FastEpp.Endpoints.Endpoint;
 using FastEpp.Plugins;
+using System.Diagnostics;
+using FastEpp.Observability;
 
 namespace FastEpp.Scheduling;
 
@@ -47,6 +49,20 @@ internal sealed class ConfiguredScheduler : IRequestScheduler
 
     public IProfileHandler ProfileHandler => _handler;
 
+    // inference_extension_plugin_duration_seconds for the handler and PreRequest plugins; null = not timed.
+    private Histogram? _pickTimer, _processTimer;
+    private Histogram[]? _preRequestTimers;
+
+    /// <summary>Times every plugin into <paramref name="metrics"/> (ProfilePicker, Filter, Scorer, Picker, ProcessProfilesResults, PreRequest).</summary>
+    public void EnableTimings(EppMetrics metrics)
+    {
+        _pickTimer = metrics.PluginDuration("ProfilePicker", _handler.TypeName, _handler.Name);
+        _processTimer = metrics.PluginDuration("ProcessProfilesResults", _handler.TypeName, _handler.Name);
+        _preRequestTimers = Array.ConvertAll(_preRequest, p => metrics.PluginDuration("PreRequest", p.TypeName, p.Name));
+        foreach (SchedulerProfile profile in _profiles)
+            profile.EnableTimings(metrics);
+    }
+
     /// <summary>The loaded configuration this scheduler was built from (null when built by hand).</summary>
     public LoadedConfig? Config { get; }
 
@@ -78,7 +94,9 @@ internal sealed class ConfiguredScheduler : IRequestScheduler
         // The handler decides when to stop; the bound guards a handler that keeps asking for profiles.
         for (int round = 0; round <= profileCount; round++)
         {
+            long pickStart = _pickTimer is null ? 0 : Stopwatch.GetTimestamp();
             int k = _handler.Pick(ctx, hasResult, toRun);
+            _pickTimer?.Observe(Stopwatch.GetElapsedTime(pickStart).TotalSeconds);
             if (k <= 0)
                 break;
             for (int j = 0; j < k; j++)
@@ -99,7 +117,9 @@ internal sealed class ConfiguredScheduler : IRequestScheduler
             return -1;
         }
 
+        long processStart = _processTimer is null ? 0 : Stopwatch.GetTimestamp();
         int primary = _handler.ProcessResults(ctx, _profiles, outcomes, out error);
+        _processTimer?.Observe(Stopwatch.GetElapsedTime(processStart).TotalSeconds);
         if (primary < 0)
             return -1;
         int count = outcomes[primary];
@@ -119,8 +139,13 @@ internal sealed class ConfiguredScheduler : IRequestScheduler
         if (chosen.IsEmpty || _preRequest.Length == 0)
             return;
         RequestScratch scratch = request.Scratch ??= _scratchPool.Rent();
-        foreach (IPreRequest plugin in _preRequest)
-            plugin.PreRequest(request, scratch, snapshot, chosen);
+        Histogram[]? timers = _preRequestTimers;
+        for (int i = 0; i < _preRequest.Length; i++)
+        {
+            long start = timers is null ? 0 : Stopwatch.GetTimestamp();
+            _preRequest[i].PreRequest(request, scratch, snapshot, chosen);
+            timers?[i].Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
     }
 
     public void ResponseComplete(SchedulingRequest request, Endpoint? target)

@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using FastEpp.Observability;
+
 namespace FastEpp.Scheduling;
 
 /// <summary>A scorer with its profile weight (the reference's WeightedScorer).</summary>
@@ -25,6 +28,18 @@ internal sealed class SchedulerProfile
 
     public IPicker Picker { get; }
 
+    // inference_extension_plugin_duration_seconds per filter, scorer and the picker; null = not timed.
+    private Histogram[]? _filterTimers, _scorerTimers;
+    private Histogram? _pickerTimer;
+
+    /// <summary>Times every plugin of this profile into <paramref name="metrics"/> (extension points Filter, Scorer, Picker).</summary>
+    public void EnableTimings(EppMetrics metrics)
+    {
+        _filterTimers = Array.ConvertAll(Filters, f => metrics.PluginDuration("Filter", f.TypeName, f.Name));
+        _scorerTimers = Array.ConvertAll(Scorers, s => metrics.PluginDuration("Scorer", s.Scorer.TypeName, s.Scorer.Name));
+        _pickerTimer = metrics.PluginDuration("Picker", Picker.TypeName, Picker.Name);
+    }
+
     /// <summary>Error text of a profile that ends with no candidates (reference: Internal error).</summary>
     public const string NoEndpointsError = "no endpoints available for the given request";
 
@@ -41,9 +56,12 @@ internal sealed class SchedulerProfile
         int n = work.Length;
 
         // 1. Filters in order; an empty output stops the chain and fails the profile.
-        foreach (IFilter filter in Filters)
+        Histogram[]? filterTimers = _filterTimers;
+        for (int f = 0; f < Filters.Length; f++)
         {
-            n = filter.Filter(ctx, work[..n]);
+            long start = filterTimers is null ? 0 : Stopwatch.GetTimestamp();
+            n = Filters[f].Filter(ctx, work[..n]);
+            filterTimers?[f].Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
             if (n <= 0)
                 return -1;
         }
@@ -57,10 +75,14 @@ internal sealed class SchedulerProfile
         if (Scorers.Length != 0)
         {
             Span<double> scores = scratch.Scores(n);
-            foreach (WeightedScorer ws in Scorers)
+            Histogram[]? scorerTimers = _scorerTimers;
+            for (int k = 0; k < Scorers.Length; k++)
             {
+                WeightedScorer ws = Scorers[k];
                 scores.Clear();
+                long start = scorerTimers is null ? 0 : Stopwatch.GetTimestamp();
                 ws.Scorer.Score(ctx, work, scores);
+                scorerTimers?[k].Observe(Stopwatch.GetElapsedTime(start).TotalSeconds);
                 double w = ws.Weight;
                 for (int i = 0; i < scores.Length; i++)
                 {
@@ -73,6 +95,11 @@ internal sealed class SchedulerProfile
         }
 
         // 3. Picker.
-        return Picker.Pick(ctx, work, totals, result);
+        if (_pickerTimer is not { } pickerTimer)
+            return Picker.Pick(ctx, work, totals, result);
+        long pickStart = Stopwatch.GetTimestamp();
+        int picked = Picker.Pick(ctx, work, totals, result);
+        pickerTimer.Observe(Stopwatch.GetElapsedTime(pickStart).TotalSeconds);
+        return picked;
     }
 }

@@ -63,6 +63,18 @@ public sealed class RequestMetricsEndToEndTests
             Assert.Contains("# TYPE inference_objective_request_duration_seconds histogram", text);
             Assert.Contains("inference_objective_request_sizes_bucket{model_name=\"llama\",target_model_name=\"llama\",le=\"1.048576e+06\"} 1", text);
             Assert.DoesNotContain("inference_objective_request_error_total", text);
+            foreach (string series in new[]
+            {
+                "extension_point=\"Scorer\",plugin_name=\"queue-scorer\",plugin_type=\"queue-scorer\"",
+                "extension_point=\"Scorer\",plugin_name=\"kv-cache-utilization-scorer\",plugin_type=\"kv-cache-utilization-scorer\"",
+                "extension_point=\"Scorer\",plugin_name=\"prefix-cache-scorer\",plugin_type=\"prefix-cache-scorer\"",
+                "extension_point=\"Picker\",plugin_name=\"max-score-picker\",plugin_type=\"max-score-picker\"",
+                "extension_point=\"ProcessProfilesResults\",plugin_name=\"single-profile-handler\",plugin_type=\"single-profile-handler\"",
+                "extension_point=\"PreRequest\",plugin_name=\"approx-prefix-cache-producer\",plugin_type=\"approx-prefix-cache-producer\"",
+            })
+                Assert.Equal(1, Sample(text, "inference_extension_plugin_duration_seconds_count{" + series + "}"));
+            // The handler is asked until it has nothing more to run: twice per decision, each call timed (as the reference).
+            Assert.Equal(2, Sample(text, "inference_extension_plugin_duration_seconds_count{extension_point=\"ProfilePicker\",plugin_name=\"single-profile-handler\",plugin_type=\"single-profile-handler\"}"));
         }
 
         // The same prompt again is a full prefix hit on the endpoint that now holds it (or a miss elsewhere).

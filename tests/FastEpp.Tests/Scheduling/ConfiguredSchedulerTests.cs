@@ -165,10 +165,13 @@ public class ConfiguredSchedulerTests
         Assert.Equal(0, after - before);
     }
 
-    [Fact]
-    public void FullRequestCycle_Warm_AllocatesNothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FullRequestCycle_Warm_AllocatesNothing(bool withMetrics)
     {
-        var scheduler = SchedulerFactory.Create(null);
+        var metrics = new FastEpp.Observability.EppMetrics();
+        var scheduler = SchedulerFactory.Create(null, withMetrics ? new PluginContext { Metrics = metrics } : null);
         var s = Uniform(100);
         int[] candidates = All(s);
         var result = new int[1];
@@ -196,6 +199,19 @@ public class ConfiguredSchedulerTests
                 WaitForPrefixRecords(scheduler);
             }
         Assert.Equal(0, allocated);
+        if (withMetrics)
+        {
+            // 75 decisions; the short prompt has no whole block, so it has a hit length (0) but no ratio.
+            Assert.Contains("inference_extension_prefix_indexer_hit_bytes_count 75\n", Render(metrics));
+            Assert.Contains("inference_extension_prefix_indexer_hit_ratio_count 50\n", Render(metrics));
+        }
+    }
+
+    private static string Render(FastEpp.Observability.EppMetrics metrics)
+    {
+        var sb = new System.Text.StringBuilder();
+        metrics.Write(sb);
+        return sb.ToString();
     }
 
     [Fact]

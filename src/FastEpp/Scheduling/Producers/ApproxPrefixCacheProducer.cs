@@ -105,15 +105,17 @@ internal sealed class ApproxPrefixCacheProducer : IDataProducer, IPreRequest
 
     public void PreRequest(SchedulingRequest request, RequestScratch scratch, EndpointSnapshot snapshot, ReadOnlySpan<int> chosen)
     {
-        if (scratch.HashCount == 0 || chosen.IsEmpty || (uint)chosen[0] >= (uint)snapshot.Count)
+        if (chosen.IsEmpty || (uint)chosen[0] >= (uint)snapshot.Count)
             return;
-        EndpointState target = snapshot.Endpoints[chosen[0]].State;
-        if (Metrics is { } metrics)
+        if (Metrics is { } metrics && scratch.HasPrefixData)
         {
             // As the reference: the chosen endpoint's match and the total, in approximate bytes (blocks × B × 4).
             long bytesPerBlock = (long)scratch.PrefixBlockSizeTokens * PrefixCacheParameters.CharactersPerToken;
             metrics.PrefixMatch(scratch.PrefixMatch(chosen[0]) * bytesPerBlock, scratch.PrefixTotalBlocks * bytesPerBlock);
         }
+        if (scratch.HashCount == 0)
+            return;
+        EndpointState target = snapshot.Endpoints[chosen[0]].State;
         int capacity = PrefixCacheParameters.ServerCapacity(AutoTune, target.Metrics.CacheNumBlocks);
         // Recording (up to ~0.2 ms for 256 new blocks on full LRUs) runs on the thread pool so Envoy gets its
         // answer first; the chain is copied into a pooled work item, so this allocates nothing once warm.
