@@ -56,6 +56,9 @@ check_links() {
 # endpoints, polling their /metrics. Ctrl-C stops both. With arguments: the EPP alone with those flags.
 cmd_run() {
   cmd_publish >/dev/null
+  # The container image's runtime settings (Dockerfile.aot) unless already set.
+  export DOTNET_ThreadPool_UnfairSemaphoreSpinLimit="${DOTNET_ThreadPool_UnfairSemaphoreSpinLimit:-0}" \
+    DOTNET_GCgen0size="${DOTNET_GCgen0size:-800000}"
   if [ $# -gt 0 ]; then exec "$AOT_DIR/fastepp" "$@"; fi
   dotnet build src/FastEpp.Sim/FastEpp.Sim.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
   local base=${SIM_PORT:-8000} sim

@@ -58,6 +58,10 @@ internal sealed class EppProcess : IAsyncDisposable
         return list;
     }
 
+    /// <summary>The DOTNET_* settings Dockerfile.aot bakes into the image.</summary>
+    public static readonly (string Name, string Value)[] ContainerEnvironment =
+        [("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit", "0"), ("DOTNET_GCgen0size", "800000")];
+
     /// <summary>Starts the EPP and waits until its ext_proc port accepts connections.</summary>
     public static async Task<EppProcess> StartAsync(string binary, IReadOnlyList<string> endpoints, string extraArgs, string logPath,
         CancellationToken cancellationToken)
@@ -78,6 +82,11 @@ internal sealed class EppProcess : IAsyncDisposable
         {
             psi.FileName = binary;
         }
+        // The runtime settings of the container image (Dockerfile.aot), unless the caller's environment sets them:
+        // no thread-pool spinning at low load, and a small gen0 budget when only one CPU is visible.
+        foreach ((string name, string value) in ContainerEnvironment)
+            if (Environment.GetEnvironmentVariable(name) is null)
+                psi.Environment[name] = value;
         psi.ArgumentList.Add("--endpoints");
         psi.ArgumentList.Add(string.Join(',', endpoints));
         psi.ArgumentList.Add("--secure-serving=false");
