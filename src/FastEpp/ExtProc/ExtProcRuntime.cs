@@ -20,6 +20,8 @@ internal sealed class ExtProcRuntime
     public ExtProcStats Stats { get; } = new();
     /// <summary>The reference's request and scheduler metric families.</summary>
     public Observability.EppMetrics Metrics { get; init; } = new();
+    /// <summary>OpenTelemetry spans and the traceparent header (--tracing); null = off.</summary>
+    public Observability.EppTracing? Tracing { get; init; }
 }
 
 /// <summary>Process-wide counters of the ext_proc layer (exported on the metrics port).</summary>

@@ -51,6 +51,7 @@ internal sealed class StreamHandler
     private long _responseBytes;
     private bool _running;
     private string _errorCode = "";
+    private System.Diagnostics.Activity? _span;
 
     public StreamHandler(ExtProcRuntime runtime) => _runtime = runtime;
 
@@ -136,6 +137,7 @@ internal sealed class StreamHandler
     {
         _runtime.Stats.Request();
         _receivedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        _span = _runtime.Tracing?.StartRequest();
         string? requestId = null;
         foreach (var h in headers.Headers?.Headers ?? (IEnumerable<HeaderValue>)[])
             if (string.Equals(h.Key, "x-request-id", StringComparison.OrdinalIgnoreCase))
@@ -183,6 +185,7 @@ internal sealed class StreamHandler
         mutation.SetHeaders.Add(ResponseBuilder.Header(ResponseBuilder.DestinationEndpointHeader, destination));
         if (generatedId)
             mutation.SetHeaders.Add(ResponseBuilder.Header("x-request-id", _request.RequestId));
+        AddTraceParent(mutation);
         outbox.Add(ResponseBuilder.RequestHeaders(mutation, destination));
         Track(endpoint);
         _phase = Phase.RequestComplete;
@@ -220,6 +223,19 @@ internal sealed class StreamHandler
     }
 
     private Outcome CompleteRequest(Metadata? metadata, List<ProcessingResponse> outbox, bool lastEndOfStream)
+    {
+        // The director's work (parse → rewrite → admission → schedule) is the orchestration span.
+        using var orchestration = _span is null ? null : _runtime.Tracing!.StartOrchestration(_span);
+        Outcome outcome = Orchestrate(metadata, outbox, lastEndOfStream);
+        if (orchestration is not null)
+        {
+            orchestration.SetTag("target_model", _targetModel);
+            orchestration.SetTag("request_prio", _request.Priority);
+        }
+        return outcome;
+    }
+
+    private Outcome Orchestrate(Metadata? metadata, List<ProcessingResponse> outbox, bool lastEndOfStream)
     {
         var received = _body.AsSequence();
         _request.RequestSize = received.Length;
@@ -298,6 +314,7 @@ internal sealed class StreamHandler
             mutation.SetHeaders.Add(ResponseBuilder.Header(ResponseBuilder.DestinationEndpointHeader, destination));
             if (outgoing.Length > 0)
                 mutation.SetHeaders.Add(ResponseBuilder.Header("Content-Length", outgoing.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            AddTraceParent(mutation);
             AddEchoedHeaders(mutation, _requestHeaders);
             outbox.Add(ResponseBuilder.RequestHeaders(mutation, destination));
             ResponseBuilder.AddBodyPieces(outbox, outgoing, lastEndOfStream, request: true);
@@ -517,6 +534,13 @@ internal sealed class StreamHandler
 
     public InferenceError? LastError { get; private set; }
 
+    /// <summary>Spec §2.4.1 item 3: the stream's root span as a W3C traceparent (sampled or not).</summary>
+    private void AddTraceParent(HeaderMutation mutation)
+    {
+        if (_span is not null)
+            mutation.SetHeaders.Add(ResponseBuilder.Header("traceparent", Observability.EppTracing.TraceParent(_span)));
+    }
+
     /// <summary>The response is complete and its usage parsed: latency, NTPOT, sizes and token counts.</summary>
     private void RecordResponseMetrics()
     {
@@ -537,6 +561,8 @@ internal sealed class StreamHandler
             _runtime.Metrics.RunningChanged(_incomingModel, -1);
         _running = false;
         _errorCode = "";
+        _span?.Dispose(); // ends gateway.request
+        _span = null;
         _responseBytes = 0;
         _receivedAt = 0;
     }

@@ -26,6 +26,7 @@ internal sealed class EppHost : IAsyncDisposable
     private MetricsPoller? _poller;
     private KubernetesDiscovery? _kubernetes;
     private CertificateProvider? _certificates;
+    private Observability.EppTracing? _tracing;
 
     private EppHost(EppOptions options, ILoggerFactory loggerFactory)
     {
@@ -108,8 +109,12 @@ internal sealed class EppHost : IAsyncDisposable
             isLeader = () => k8s.Leader.IsLeader;
         }
 
+        if (Options.Tracing)
+            _tracing = Observability.EppTracing.Create(logger);
+
         Runtime = new ExtProcRuntime
         {
+            Tracing = _tracing,
             Registry = Registry,
             Scheduler = scheduler,
             MaxRequestBodyBytes = Options.MaxRequestBodyBytes,
@@ -367,6 +372,7 @@ internal sealed class EppHost : IAsyncDisposable
         if (_poller is not null)
             await _poller.DisposeAsync().ConfigureAwait(false);
         _certificates?.Dispose();
+        _tracing?.Dispose();
         _stopping.Dispose();
     }
 }

@@ -15,7 +15,7 @@ public sealed class GoldenTests
     [Fact]
     public async Task RequestPhase_Golden()
     {
-        await using var epp = await EppServer.StartAsync("10.1.2.3:8000");
+        await using var epp = await EppServer.StartAsync("10.1.2.3:8000", "--tracing=false") /* reference tests run without tracing */;
         var body = Encoding.UTF8.GetBytes("{\"model\":\"m\",\"prompt\":\"hello\"}");
         using var s = epp.Open();
         await s.SendRequestHeaders(false, (":method", "POST"), (":path", "/v1/completions"), ("x-request-id", "r1"),
@@ -40,7 +40,7 @@ public sealed class GoldenTests
     [Fact]
     public async Task ImmediateResponse_Golden()
     {
-        await using var epp = await EppServer.StartAsync("10.1.2.3:8000");
+        await using var epp = await EppServer.StartAsync("10.1.2.3:8000", "--tracing=false") /* reference tests run without tracing */;
         using var s = epp.Open();
         await s.SendRequestHeaders(false, (":path", "/v1/completions"));
         await s.SendRequestBody("{\"prompt\":\"x\"}"u8.ToArray(), 100);
@@ -53,7 +53,7 @@ public sealed class GoldenTests
     [Fact]
     public async Task ResponseHeaders_Golden()
     {
-        await using var epp = await EppServer.StartAsync("10.1.2.3:8000");
+        await using var epp = await EppServer.StartAsync("10.1.2.3:8000", "--tracing=false") /* reference tests run without tracing */;
         using var s = epp.Open();
         await s.SendRequestHeaders(true, (":method", "GET"), ("x-request-id", "r1"));
         await s.Next();
