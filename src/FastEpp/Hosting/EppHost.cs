@@ -46,6 +46,8 @@ internal sealed class EppHost : IAsyncDisposable
     public ConfiguredScheduler? Scheduler { get; private set; }
     /// <summary>The reference's request, scheduler and prefix-indexer metric families.</summary>
     public Observability.EppMetrics Metrics { get; } = new();
+    /// <summary>The metrics server's TokenReview/SubjectAccessReview filter (null when off or without Kubernetes).</summary>
+    public MetricsEndpointAuth? MetricsAuth { get; private set; }
 
     /// <summary>Builds and starts everything; throws on configuration errors (caller exits 1).</summary>
     public static async Task<EppHost> StartAsync(EppOptions options, ILoggerFactory loggerFactory, IRequestScheduler? scheduler = null,
@@ -210,6 +212,29 @@ internal sealed class EppHost : IAsyncDisposable
         // 3. Metrics (Prometheus text).
         var metrics = CreateApp(Options.MetricsPort, grpc: false, tls: null);
         var metricsApp = metrics.Build();
+        if (Options.MetricsEndpointAuth && _kubernetes is not null)
+        {
+            // Bearer token → TokenReview → SubjectAccessReview on the path, as controller-runtime's filter.
+            MetricsAuth = new MetricsEndpointAuth(_kubernetes.Client, LoggerFactory.CreateLogger<MetricsEndpointAuth>());
+            var auth = MetricsAuth;
+            metricsApp.Use(async (HttpContext ctx, RequestDelegate next) =>
+            {
+                var (status, body) = await auth.CheckAsync(ctx.Request.Headers.Authorization.ToString(), ctx.Request.Path.Value ?? "/",
+                    ctx.Request.Method.ToLowerInvariant(), ctx.RequestAborted).ConfigureAwait(false);
+                if (status != StatusCodes.Status200OK)
+                {
+                    ctx.Response.StatusCode = status;
+                    ctx.Response.ContentType = "text/plain; charset=utf-8";
+                    await ctx.Response.WriteAsync(body + "\n").ConfigureAwait(false);
+                    return;
+                }
+                await next(ctx).ConfigureAwait(false);
+            });
+        }
+        else if (Options.MetricsEndpointAuth)
+        {
+            logger.LogWarning("--metrics-endpoint-auth needs the Kubernetes API (TokenReview); with --endpoints there is none, so /metrics is served without authentication");
+        }
         metricsApp.MapGet("/metrics", (HttpContext ctx) =>
         {
             ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

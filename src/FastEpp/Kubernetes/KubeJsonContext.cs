@@ -19,5 +19,7 @@ namespace FastEpp.Kubernetes;
 [JsonSerializable(typeof(WatchEvent<KubeStatus>))]
 [JsonSerializable(typeof(KubeStatus))]
 [JsonSerializable(typeof(Lease))]
+[JsonSerializable(typeof(TokenReview))]
+[JsonSerializable(typeof(SubjectAccessReview))]
 [JsonSerializable(typeof(ApiResourceList))]
 internal sealed partial class KubeJsonContext : JsonSerializerContext;

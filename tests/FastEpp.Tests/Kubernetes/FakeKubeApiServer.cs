@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -65,6 +66,16 @@ internal sealed class FakeKubeApiServer : IAsyncDisposable
         get { lock (_lock) return _watches.Count; }
     }
     public string? LastAuthorization { get; private set; }
+
+    /// <summary>TokenReview: bearer tokens the fake authenticates, and as which user.</summary>
+    public ConcurrentDictionary<string, string> TokenUsers { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>SubjectAccessReview: (user, non-resource path, verb) triples the fake allows.</summary>
+    public ConcurrentDictionary<(string User, string Path, string Verb), bool> NonResourceGrants { get; } = new();
+
+    public int TokenReviews => Volatile.Read(ref _tokenReviews);
+    public int AccessReviews => Volatile.Read(ref _accessReviews);
+    private int _tokenReviews, _accessReviews;
     /// <summary>resourceVersion query value of the most recent WATCH request.</summary>
     public string? LastWatchFrom { get; private set; }
     /// <summary>The current (latest assigned) resourceVersion.</summary>
@@ -245,6 +256,30 @@ internal sealed class FakeKubeApiServer : IAsyncDisposable
         }
 
         string path = ctx.Request.Path.Value ?? "/";
+        if (ctx.Request.Method == "POST" && path == "/apis/authentication.k8s.io/v1/tokenreviews")
+        {
+            Interlocked.Increment(ref _tokenReviews);
+            var review = (await JsonNode.ParseAsync(ctx.Request.Body))!.AsObject();
+            string token = review["spec"]?["token"]?.GetValue<string>() ?? "";
+            review["status"] = TokenUsers.TryGetValue(token, out var user)
+                ? new JsonObject { ["authenticated"] = true, ["user"] = new JsonObject { ["username"] = user, ["groups"] = new JsonArray("system:authenticated") } }
+                : new JsonObject { ["authenticated"] = false, ["error"] = "invalid bearer token" };
+            await WriteJsonAsync(ctx, 201, review);
+            return;
+        }
+        if (ctx.Request.Method == "POST" && path == "/apis/authorization.k8s.io/v1/subjectaccessreviews")
+        {
+            Interlocked.Increment(ref _accessReviews);
+            var review = (await JsonNode.ParseAsync(ctx.Request.Body))!.AsObject();
+            var spec = review["spec"]!;
+            string user = spec["user"]?.GetValue<string>() ?? "";
+            string nrPath = spec["nonResourceAttributes"]?["path"]?.GetValue<string>() ?? "";
+            string verb = spec["nonResourceAttributes"]?["verb"]?.GetValue<string>() ?? "";
+            bool allowed = NonResourceGrants.ContainsKey((user, nrPath, verb));
+            review["status"] = new JsonObject { ["allowed"] = allowed, ["reason"] = allowed ? "granted by test" : "" };
+            await WriteJsonAsync(ctx, 201, review);
+            return;
+        }
         if (path == "/apis/inference.networking.x-k8s.io/v1alpha2" && ctx.Request.Method == "GET")
         {
             await DiscoveryAsync(ctx);
