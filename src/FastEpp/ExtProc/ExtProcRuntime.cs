@@ -22,6 +22,8 @@ internal sealed class ExtProcRuntime
     public Observability.EppMetrics Metrics { get; init; } = new();
     /// <summary>OpenTelemetry spans and the traceparent header (--tracing); null = off.</summary>
     public Observability.EppTracing? Tracing { get; init; }
+    /// <summary>Flow control (feature gate <c>flowControl</c>); null = legacy admission.</summary>
+    public Admission.FlowController? FlowControl { get; init; }
 }
 
 /// <summary>Process-wide counters of the ext_proc layer (exported on the metrics port).</summary>

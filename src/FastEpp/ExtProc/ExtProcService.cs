@@ -50,6 +50,14 @@ internal sealed partial class ExtProcService(ExtProcRuntime runtime, ILogger<Ext
 
                 outbox.Clear();
                 var outcome = handler.Handle(requestStream.Current, outbox, out var protocolError);
+                while (outcome == StreamHandler.Outcome.AwaitAdmission)
+                {
+                    // Flow control: the request waits in its queue; a client that leaves is evicted.
+                    Admission.AdmissionOutcome admitted;
+                    using (context.CancellationToken.Register(static h => ((StreamHandler)h!).CancelAdmission(), handler))
+                        admitted = await handler.Admission.ConfigureAwait(false);
+                    outcome = handler.ResumeAfterAdmission(admitted, outbox);
+                }
                 foreach (var reply in outbox)
                     await responseStream.WriteAsync(reply, context.CancellationToken).ConfigureAwait(false);
                 switch (outcome)

@@ -52,6 +52,10 @@ internal sealed class StreamHandler
     private bool _running;
     private string _errorCode = "";
     private System.Diagnostics.Activity? _span;
+    // Flow control: the queued request and what the decision needs once it is dispatched.
+    private Admission.FlowTicket? _ticket;
+    private Metadata? _pendingMetadata;
+    private bool _pendingLastEndOfStream, _pendingTrailers;
 
     public StreamHandler(ExtProcRuntime runtime) => _runtime = runtime;
 
@@ -74,7 +78,7 @@ internal sealed class StreamHandler
     public Usage Usage => _usage;
 
     /// <summary>Outcome of one message: keep going, or end the gRPC call (OK after an ImmediateResponse, or an error status).</summary>
-    public enum Outcome { Continue, EndOk, ProtocolError }
+    public enum Outcome { Continue, EndOk, ProtocolError, AwaitAdmission }
 
     /// <summary>Handles one message. On <see cref="Outcome.ProtocolError"/>, <paramref name="error"/> says why.</summary>
     public Outcome Handle(ProcessingRequest message, List<ProcessingResponse> outbox, out string? error)
@@ -215,6 +219,8 @@ internal sealed class StreamHandler
         if (_phase == Phase.ReceivingRequestBody)
         {
             var outcome = CompleteRequest(message.MetadataContext, outbox, lastEndOfStream: false);
+            if (outcome == Outcome.AwaitAdmission)
+                _pendingTrailers = true; // answered after the request phase, once dispatched
             if (outcome != Outcome.Continue)
                 return outcome;
         }
@@ -269,6 +275,49 @@ internal sealed class StreamHandler
         // Step 2: priority from the InferenceObjective named by the objective header.
         _request.Priority = _request.ObjectiveKey.Length > 0 ? _runtime.PriorityLookup(_request.ObjectiveKey) ?? 0 : 0;
 
+        // Step 5 with flow control: wait in the queue; the service resumes the stream once the request is dispatched.
+        if (_runtime.FlowControl is { } flowControl)
+        {
+            _pendingMetadata = metadata;
+            _pendingLastEndOfStream = lastEndOfStream;
+            long slo = _requestHeaderStrings.TryGetValue("x-slo-ttft-ms", out var sloText)
+                && long.TryParse(sloText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long ms) ? ms : -1;
+            _ticket = flowControl.Enqueue(_request.FairnessId, _request.Priority, _request.RequestSize, _incomingModel, _targetModel, slo);
+            return Outcome.AwaitAdmission;
+        }
+        return ScheduleAndRespond(metadata, outbox, lastEndOfStream);
+    }
+
+    /// <summary>The queued request's outcome (valid after <see cref="Outcome.AwaitAdmission"/>).</summary>
+    public Task<Admission.AdmissionOutcome> Admission => _ticket?.Outcome ?? Task.FromResult(FastEpp.Admission.AdmissionOutcome.Dispatched);
+
+    /// <summary>The client went away while queued.</summary>
+    public void CancelAdmission() => _ticket?.Cancel();
+
+    /// <summary>Continues the request phase after flow control decided (spec runtime.md §4.4 error mapping).</summary>
+    public Outcome ResumeAfterAdmission(Admission.AdmissionOutcome outcome, List<ProcessingResponse> outbox)
+    {
+        _ticket = null;
+        Outcome result = outcome switch
+        {
+            FastEpp.Admission.AdmissionOutcome.Dispatched => ScheduleAndRespond(_pendingMetadata, outbox, _pendingLastEndOfStream),
+            FastEpp.Admission.AdmissionOutcome.RejectedCapacity => Fail(new InferenceError(InferenceError.ResourceExhausted,
+                "request rejected pre-queue: queue at capacity"), outbox),
+            FastEpp.Admission.AdmissionOutcome.EvictedTTL => Fail(new InferenceError(InferenceError.ServiceUnavailable,
+                "request timed out in queue: request evicted from queue: request TTL expired"), outbox),
+            FastEpp.Admission.AdmissionOutcome.EvictedContextCancelled => Fail(new InferenceError(InferenceError.ServiceUnavailable,
+                "client disconnected: request evicted from queue: request context cancelled: context canceled"), outbox),
+            _ => Fail(new InferenceError(InferenceError.Internal, "internal flow control error: request evicted from queue: flow controller is not running"), outbox),
+        };
+        _pendingMetadata = null;
+        if (result == Outcome.Continue && _pendingTrailers)
+            outbox.Add(ResponseBuilder.RequestTrailers());
+        _pendingTrailers = false;
+        return result;
+    }
+
+    private Outcome ScheduleAndRespond(Metadata? metadata, List<ProcessingResponse> outbox, bool lastEndOfStream)
+    {
         // Steps 4–5: candidates (subset hint, §2.7) and legacy admission.
         var snapshot = _runtime.Registry.Current;
         int[] rented = ArrayPool<int>.Shared.Rent(Math.Max(1, snapshot.Count));
@@ -301,6 +350,7 @@ internal sealed class StreamHandler
             // Step 10: the body goes back unchanged unless the model was rewritten; then only the value is spliced.
             // Pieces are sliced without copying: from the received chunk when the body came in one, else
             // from the contiguous parse copy (valid until Reset; the service writes the outbox first).
+            ReadOnlySequence<byte> bodyBytes = _request.BodyBytes;
             ReadOnlySequence<byte> outgoing = bodyBytes;
             if (!string.Equals(_targetModel, _incomingModel, StringComparison.Ordinal))
             {
@@ -518,6 +568,7 @@ internal sealed class StreamHandler
         _counted = false;
         _target?.State.DecrementInFlight();
         _runtime.Stats.Finished();
+        _runtime.FlowControl?.Wake(); // a finished request may let a queued one through
         _runtime.Scheduler.ResponseComplete(_request, _target);
     }
 
@@ -570,6 +621,10 @@ internal sealed class StreamHandler
     /// <summary>Returns the handler to its initial state so a pool can hand it to the next stream.</summary>
     public void Reset()
     {
+        _ticket?.Cancel(); // the stream ended while queued
+        _ticket = null;
+        _pendingMetadata = null;
+        _pendingTrailers = false;
         Release();
         EndMetrics();
         _body.Clear();

@@ -27,6 +27,7 @@ internal sealed class EppHost : IAsyncDisposable
     private KubernetesDiscovery? _kubernetes;
     private CertificateProvider? _certificates;
     private Observability.EppTracing? _tracing;
+    private Admission.FlowController? _flowControl;
 
     private EppHost(EppOptions options, ILoggerFactory loggerFactory)
     {
@@ -113,6 +114,8 @@ internal sealed class EppHost : IAsyncDisposable
 
         if (Options.Tracing)
             _tracing = Observability.EppTracing.Create(logger);
+        if (config is { FlowControlEnabled: true })
+            _flowControl = CreateFlowController(config, logger);
 
         Runtime = new ExtProcRuntime
         {
@@ -123,7 +126,9 @@ internal sealed class EppHost : IAsyncDisposable
             DisableEndpointSubsetFilter = Options.DisableEndpointSubsetFilter,
             PriorityLookup = _kubernetes is { } kp ? kp.PriorityFor : static _ => null,
             ModelRewrites = _kubernetes is { } kr ? () => kr.ModelRewrites : static () => ModelRewriteSnapshot.Empty,
-            Saturation = config is null ? null : config.SaturationDetector.Saturation,
+            // Legacy admission sheds sheddable requests only when flow control is off (spec runtime.md §4.3).
+            Saturation = config is null || _flowControl is not null ? null : config.SaturationDetector.Saturation,
+            FlowControl = _flowControl,
             Metrics = Metrics,
         };
         if (config is not null)
@@ -141,10 +146,6 @@ internal sealed class EppHost : IAsyncDisposable
                     return entries;
                 };
         }
-
-        if (config is { FlowControlEnabled: true })
-            logger.LogWarning("featureGates: flowControl is accepted but FastEpp does not queue requests yet; " +
-                "the legacy admission (shed priority < 0 when saturated) applies");
 
         // Model-server metrics: one polling loop, plus the pool gauges.
         // The metrics-data-source parameters win over the deprecated flags, which win over defaults; with the
@@ -249,6 +250,39 @@ internal sealed class EppHost : IAsyncDisposable
         MetricsPort = BoundPort(metricsApp);
         logger.LogInformation("FastEpp serving ext_proc on {GrpcPort} ({Tls}), health on {HealthPort}, metrics on {MetricsPort}; {Endpoints} endpoints",
             GrpcPort, Options.SecureServing ? "TLS" : "plaintext", HealthPort, MetricsPort, Registry.Current.Count);
+    }
+
+    /// <summary>The flowControl section as a running controller; saturation is the detector's over the whole pool.</summary>
+    private Admission.FlowController CreateFlowController(LoadedConfig config, ILogger logger)
+    {
+        var spec = config.FlowControl ?? new FlowControlSpec();
+        double ceiling = 1.0;
+        foreach (var plugin in config.Plugins)
+            if (plugin is ComponentPlugin { Kind: ComponentKind.UsageLimitPolicy } policy
+                && (spec.UsageLimitPolicyPluginRef.Length == 0 || policy.Name == spec.UsageLimitPolicyPluginRef))
+            {
+                ceiling = policy.UsageLimitThreshold;
+                break;
+            }
+        var detector = config.SaturationDetector;
+        EndpointSnapshot? seen = null;
+        int[] all = [];
+        double PoolSaturation()
+        {
+            var snapshot = Registry.Current;
+            if (!ReferenceEquals(snapshot, seen))
+            {
+                all = new int[snapshot.Count];
+                for (int i = 0; i < all.Length; i++)
+                    all[i] = i;
+                seen = snapshot;
+            }
+            return detector.Saturation(snapshot, all);
+        }
+        logger.LogInformation("Flow control on: usage ceiling {Ceiling}, max bytes {MaxBytes}, max requests {MaxRequests}, TTL {Ttl}",
+            ceiling, spec.MaxBytes, spec.MaxRequests, spec.DefaultRequestTtl);
+        return new Admission.FlowController(spec, PoolSaturation, ceiling,
+            name => config.PluginsByName.TryGetValue(name, out var p) ? p.TypeName : name, metrics: Metrics, poolName: Options.PoolName);
     }
 
     private static string DescribeProfiles(ConfiguredScheduler scheduler)
@@ -376,6 +410,8 @@ internal sealed class EppHost : IAsyncDisposable
             {
             }
         }
+        if (_flowControl is not null)
+            await _flowControl.DisposeAsync().ConfigureAwait(false); // queued requests are evicted
         if (_poller is not null)
             await _poller.StopAsync().ConfigureAwait(false);
         try

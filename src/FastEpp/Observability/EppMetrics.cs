@@ -34,6 +34,48 @@ internal sealed class EppMetrics
     internal readonly record struct Rewrite(string Rule, string Model, string Target);
     internal readonly record struct NoLabels;
     internal readonly record struct PluginPoint(string ExtensionPoint, string Type, string Name);
+    internal readonly record struct FlowQueue(string FairnessId, int Priority, string Pool, string Model, string Target);
+    internal readonly record struct FlowOutcome(string FairnessId, int Priority, string Outcome, string Pool, string Model, string Target);
+
+    private static readonly double[] s_flowQueue = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+    private static string FlowQueueLabels(FlowQueue k) => LabelList(("fairness_id", k.FairnessId), ("inference_pool", k.Pool), ("model_name", k.Model),
+        ("priority", k.Priority.ToString(CultureInfo.InvariantCulture)), ("target_model_name", k.Target));
+
+    private readonly Family<FlowQueue, ValueCell> _flowQueueSize = new("inference_extension_flow_control_queue_size",
+        Alpha + "Current number of requests actively held in the Flow Control queue.", "gauge", static () => new ValueCell(), FlowQueueLabels);
+    private readonly Family<FlowQueue, ValueCell> _flowQueueBytes = new("inference_extension_flow_control_queue_bytes",
+        Alpha + "Current total size in bytes of requests actively held in the Flow Control queue.", "gauge", static () => new ValueCell(), FlowQueueLabels);
+    private readonly Family<FlowOutcome, Histogram> _flowQueueDuration = new("inference_extension_flow_control_request_queue_duration_seconds",
+        Alpha + "Distribution of total time requests spend in the Flow Control layer (from enqueue to final outcome).", "histogram",
+        static () => new Histogram(s_flowQueue),
+        static k => LabelList(("fairness_id", k.FairnessId), ("inference_pool", k.Pool), ("model_name", k.Model), ("outcome", k.Outcome),
+            ("priority", k.Priority.ToString(CultureInfo.InvariantCulture)), ("target_model_name", k.Target)));
+    private readonly Family<string, ValueCell> _flowSaturation = new("inference_extension_flow_control_pool_saturation",
+        Alpha + "Current saturation level of the inference pool (0.0 = empty, 1.0 = fully saturated).", "gauge", static () => new ValueCell(),
+        static pool => LabelList(("inference_pool", pool)));
+
+    public void FlowQueueChanged(string fairnessId, int priority, string pool, string model, string target, int delta, long bytes)
+    {
+        var key = new FlowQueue(fairnessId, priority, pool, model, target);
+        _flowQueueSize[key].Add(delta);
+        _flowQueueBytes[key].Add(delta * (double)bytes);
+    }
+
+    public void FlowQueueDuration(string fairnessId, int priority, Admission.AdmissionOutcome outcome, string pool, string model, string target, double seconds) =>
+        _flowQueueDuration[new FlowOutcome(fairnessId, priority, OutcomeLabel(outcome), pool, model, target)].Observe(seconds);
+
+    public void FlowPoolSaturation(string pool, double saturation) => _flowSaturation[pool].Set(saturation);
+
+    private static string OutcomeLabel(Admission.AdmissionOutcome outcome) => outcome switch
+    {
+        Admission.AdmissionOutcome.Dispatched => "Dispatched",
+        Admission.AdmissionOutcome.RejectedCapacity => "RejectedCapacity",
+        Admission.AdmissionOutcome.RejectedOther => "RejectedOther",
+        Admission.AdmissionOutcome.EvictedTTL => "EvictedTTL",
+        Admission.AdmissionOutcome.EvictedContextCancelled => "EvictedContextCancelled",
+        _ => "EvictedOther",
+    };
 
     private static Family<Models, Histogram> ModelHistogram(string name, string help, double[] buckets) =>
         new(name, Alpha + help, "histogram", () => new Histogram(buckets), static k => LabelList(("model_name", k.Model), ("target_model_name", k.Target)));
@@ -157,6 +199,10 @@ internal sealed class EppMetrics
     /// <summary>Appends every family that has at least one series, in name order (as the Go registry gathers).</summary>
     public void Write(StringBuilder sb)
     {
+        _flowSaturation.Write(sb);
+        _flowQueueBytes.Write(sb);
+        _flowQueueSize.Write(sb);
+        _flowQueueDuration.Write(sb);
         _rewrites.Write(sb);
         if (PrefixIndexSize is { } size)
         {

@@ -76,6 +76,8 @@ internal sealed class ValueCell
         while (Interlocked.CompareExchange(ref _bits, updated, old) != old);
     }
 
+    public void Set(double value) => Volatile.Write(ref _bits, BitConverter.DoubleToInt64Bits(value));
+
     public double Value => BitConverter.Int64BitsToDouble(Volatile.Read(ref _bits));
 }
 

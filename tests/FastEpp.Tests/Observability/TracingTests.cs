@@ -12,7 +12,15 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FastEpp.Tests.Observability;
 
+/// <summary>
+/// ActivitySource listeners are process-wide: another test's tracer provider (another sampling ratio) would vote on
+/// these spans, so this class runs alone.
+/// </summary>
+[CollectionDefinition(nameof(TracingTests), DisableParallelization = true)]
+public sealed class TracingCollection;
+
 /// <summary>Tracing as the reference: a root span per stream, its traceparent in the header mutation, sampled at a ratio.</summary>
+[Collection(nameof(TracingTests))]
 public sealed class TracingTests
 {
     private static readonly Regex s_traceParent = new("^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$");

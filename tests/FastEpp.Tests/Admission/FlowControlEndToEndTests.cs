@@ -1,0 +1,109 @@
+using System.Text;
+using Envoy.Service.ExtProc.V3;
+using FastEpp.Tests.ExtProc;
+
+namespace FastEpp.Tests.Admission;
+
+/// <summary>featureGates: [flowControl] over real gRPC: requests wait while the pool is saturated and leave the queue as the spec says.</summary>
+public sealed class FlowControlEndToEndTests
+{
+    // One endpoint that takes one request at a time (concurrency-detector, maxConcurrency 1).
+    private static string Config(string flowControl = "") => $"""
+        apiVersion: inference.networking.x-k8s.io/v1alpha1
+        kind: EndpointPickerConfig
+        featureGates: [flowControl]
+        saturationDetector:
+          pluginRef: concurrency-detector
+        plugins:
+        - type: concurrency-detector
+          parameters:
+            maxConcurrency: 1
+        - type: queue-scorer
+        schedulingProfiles:
+        - name: default
+          plugins:
+          - pluginRef: queue-scorer
+        {flowControl}
+        """;
+
+    private static async Task<EnvoyStream> SendRequest(EppServer epp, string prompt)
+    {
+        var stream = epp.Open();
+        await stream.SendRequestHeaders(false, EnvoyStream.ChatHeaders("/v1/completions"));
+        await stream.SendRequestBody(Encoding.UTF8.GetBytes($$"""{"model":"m","prompt":"{{prompt}}"}"""), 1000);
+        return stream;
+    }
+
+    private static async Task FinishResponse(EnvoyStream stream)
+    {
+        await stream.Send(new ProcessingRequest { ResponseHeaders = new HttpHeaders { Headers = EnvoyStream.Headers((":status", "200")) } });
+        await stream.Next();
+        await stream.Send(new ProcessingRequest { ResponseBody = new HttpBody { Body = Google.Protobuf.ByteString.CopyFromUtf8("{}"), EndOfStream = true } });
+        await stream.Next();
+    }
+
+    [Fact]
+    public async Task SecondRequest_WaitsForTheFirstToComplete()
+    {
+        await using var epp = await EppServer.StartAsync("10.0.0.1:8000", "--config-text", Config());
+        using var first = await SendRequest(epp, "one");
+        Assert.Equal(ProcessingResponse.ResponseOneofCase.RequestHeaders, (await first.Next()).ResponseCase);
+        await first.ReadRequestBody();
+
+        using var second = await SendRequest(epp, "two");
+        var pending = second.Next();
+        await Task.Delay(300);
+        Assert.False(pending.IsCompleted, "the second request must wait while the endpoint is busy");
+        Assert.Contains("inference_extension_flow_control_queue_size{fairness_id=\"default-flow\",inference_pool=\"\",model_name=\"m\",priority=\"0\",target_model_name=\"m\"} 1",
+            epp.Host.RenderMetrics());
+
+        await FinishResponse(first); // in-flight drops to 0: the queue moves
+        var reply = await pending.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(ProcessingResponse.ResponseOneofCase.RequestHeaders, reply.ResponseCase);
+        Assert.Equal("10.0.0.1:8000", EnvoyStream.SetHeaders(reply.RequestHeaders.Response)["x-gateway-destination-endpoint"]);
+        await second.ReadRequestBody();
+        string metrics = epp.Host.RenderMetrics();
+        Assert.Contains("outcome=\"Dispatched\"", metrics);
+        Assert.Contains("inference_extension_flow_control_pool_saturation{inference_pool=\"\"}", metrics);
+    }
+
+    [Fact]
+    public async Task QueuedTooLong_Answers503_AndAFullQueue429()
+    {
+        await using var epp = await EppServer.StartAsync("10.0.0.1:8000", "--config-text", Config("""
+            flowControl:
+              defaultRequestTTL: 300ms
+              maxRequests: 1
+            """));
+        using var busy = await SendRequest(epp, "busy");
+        await busy.Next();
+        await busy.ReadRequestBody();
+
+        using var late = await SendRequest(epp, "late");
+        await Task.Delay(50);
+        using var rejected = await SendRequest(epp, "over capacity");
+        var full = await rejected.Next();
+        Assert.Equal(429, (int)full.ImmediateResponse.Status.Code);
+        Assert.Equal("inference error: ResourceExhausted - request rejected pre-queue: queue at capacity", full.ImmediateResponse.Body.ToStringUtf8());
+
+        var timedOut = await late.Next();
+        Assert.Equal(503, (int)timedOut.ImmediateResponse.Status.Code);
+        Assert.Equal("inference error: ServiceUnavailable - request timed out in queue: request evicted from queue: request TTL expired",
+            timedOut.ImmediateResponse.Body.ToStringUtf8());
+    }
+
+    [Fact]
+    public async Task ClientLeavingTheQueue_IsEvicted()
+    {
+        await using var epp = await EppServer.StartAsync("10.0.0.1:8000", "--config-text", Config());
+        using var busy = await SendRequest(epp, "busy");
+        await busy.Next();
+        await busy.ReadRequestBody();
+        var gone = await SendRequest(epp, "gone");
+        await Task.Delay(100);
+        gone.Dispose(); // Envoy resets the stream
+        for (int i = 0; i < 300 && !epp.Host.RenderMetrics().Contains("EvictedContextCancelled", StringComparison.Ordinal); i++)
+            await Task.Delay(10);
+        Assert.Contains("outcome=\"EvictedContextCancelled\"", epp.Host.RenderMetrics());
+    }
+}
