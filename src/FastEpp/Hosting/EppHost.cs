@@ -399,6 +399,9 @@ internal sealed class EppHost : IAsyncDisposable
         if (_stopping.IsCancellationRequested)
             return;
         _stopping.Cancel();
+        // Queued requests are evicted first (500, as the reference at shutdown) so their streams can end.
+        if (_flowControl is not null)
+            await _flowControl.DisposeAsync().ConfigureAwait(false);
         foreach (var app in _apps)
         {
             try
@@ -410,8 +413,6 @@ internal sealed class EppHost : IAsyncDisposable
             {
             }
         }
-        if (_flowControl is not null)
-            await _flowControl.DisposeAsync().ConfigureAwait(false); // queued requests are evicted
         if (_poller is not null)
             await _poller.StopAsync().ConfigureAwait(false);
         try

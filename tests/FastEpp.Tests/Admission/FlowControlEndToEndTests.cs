@@ -93,6 +93,24 @@ public sealed class FlowControlEndToEndTests
     }
 
     [Fact]
+    public async Task Shutdown_EvictsQueuedRequestsWith500()
+    {
+        await using var epp = await EppServer.StartAsync("10.0.0.1:8000", "--config-text", Config());
+        using var busy = await SendRequest(epp, "busy");
+        await busy.Next();
+        await busy.ReadRequestBody();
+        using var queued = await SendRequest(epp, "queued");
+        var pending = queued.Next();
+        await Task.Delay(100);
+        var stopping = epp.Host.StopAsync();
+        var reply = await pending.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(500, (int)reply.ImmediateResponse.Status.Code);
+        Assert.StartsWith("inference error: Internal - internal flow control error", reply.ImmediateResponse.Body.ToStringUtf8());
+        busy.Dispose();
+        await stopping;
+    }
+
+    [Fact]
     public async Task ClientLeavingTheQueue_IsEvicted()
     {
         await using var epp = await EppServer.StartAsync("10.0.0.1:8000", "--config-text", Config());
