@@ -127,6 +127,7 @@ internal sealed class FlowController : IAsyncDisposable
         if (_stop.IsCancellationRequested)
             return Rejected(fairnessId, priority, model, targetModel, AdmissionOutcome.RejectedOther);
         long now = _time.GetTimestamp();
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         FlowTicket ticket;
         lock (_lock)
         {
@@ -137,7 +138,10 @@ internal sealed class FlowController : IAsyncDisposable
                 || (_spec.MaxRequests > 0 && _queuedRequests + 1 > _spec.MaxRequests)
                 || band.Bytes + bytes > bandMaxBytes
                 || (band.Spec.MaxRequests > 0 && band.Count + 1 > band.Spec.MaxRequests))
+            {
+                _metrics?.FlowEnqueued(fairnessId, priority, AdmissionOutcome.RejectedCapacity, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
                 return Rejected(fairnessId, priority, model, targetModel, AdmissionOutcome.RejectedCapacity);
+            }
 
             long deadline = _spec.DefaultRequestTtl > TimeSpan.Zero
                 ? now + (long)(_spec.DefaultRequestTtl.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
@@ -152,6 +156,7 @@ internal sealed class FlowController : IAsyncDisposable
             _queuedBytes += bytes;
             _queuedRequests++;
         }
+        _metrics?.FlowEnqueued(fairnessId, priority, null, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         _metrics?.FlowQueueChanged(fairnessId, priority, _poolName, model, targetModel, +1, bytes);
         Wake();
         return ticket;
@@ -200,6 +205,7 @@ internal sealed class FlowController : IAsyncDisposable
     /// <summary>One dispatch cycle: expire, then release at most one request. Returns true when one was released.</summary>
     internal bool RunCycle()
     {
+        long cycleStart = System.Diagnostics.Stopwatch.GetTimestamp();
         long now = _time.GetTimestamp();
         double saturation = _saturation();
         _metrics?.FlowPoolSaturation(_poolName, saturation);
@@ -236,6 +242,7 @@ internal sealed class FlowController : IAsyncDisposable
                 Finish(t, AdmissionOutcome.EvictedTTL);
         if (dispatched is not null)
             Finish(dispatched, AdmissionOutcome.Dispatched);
+        _metrics?.FlowDispatchCycle(System.Diagnostics.Stopwatch.GetElapsedTime(cycleStart).TotalSeconds);
         return dispatched is not null;
     }
 

@@ -36,6 +36,7 @@ internal sealed class EppMetrics
     internal readonly record struct PluginPoint(string ExtensionPoint, string Type, string Name);
     internal readonly record struct FlowQueue(string FairnessId, int Priority, string Pool, string Model, string Target);
     internal readonly record struct FlowOutcome(string FairnessId, int Priority, string Outcome, string Pool, string Model, string Target);
+    internal readonly record struct FlowEnqueue(string FairnessId, int Priority, string Outcome);
 
     private static readonly double[] s_flowQueue = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -51,6 +52,20 @@ internal sealed class EppMetrics
         static () => new Histogram(s_flowQueue),
         static k => LabelList(("fairness_id", k.FairnessId), ("inference_pool", k.Pool), ("model_name", k.Model), ("outcome", k.Outcome),
             ("priority", k.Priority.ToString(CultureInfo.InvariantCulture)), ("target_model_name", k.Target)));
+    private readonly Family<FlowEnqueue, Histogram> _flowEnqueueDuration = new("inference_extension_flow_control_request_enqueue_duration_seconds",
+        Alpha + "Distribution of time taken to enqueue requests into the Flow Control layer.", "histogram",
+        static () => new Histogram(s_scheduler),
+        static k => LabelList(("fairness_id", k.FairnessId), ("outcome", k.Outcome), ("priority", k.Priority.ToString(CultureInfo.InvariantCulture))));
+    private readonly Family<NoLabels, Histogram> _flowDispatchCycle = new("inference_extension_flow_control_dispatch_cycle_duration_seconds",
+        Alpha + "Distribution of time taken for each internal dispatch cycle in the Flow Control layer.", "histogram",
+        static () => new Histogram(s_scheduler), static _ => "");
+
+    /// <summary>Time spent enqueueing; <paramref name="outcome"/> null = queued (the reference's NotYetFinalized).</summary>
+    public void FlowEnqueued(string fairnessId, int priority, Admission.AdmissionOutcome? outcome, double seconds) =>
+        _flowEnqueueDuration[new FlowEnqueue(fairnessId, priority, outcome is { } o ? OutcomeLabel(o) : "NotYetFinalized")].Observe(seconds);
+
+    public void FlowDispatchCycle(double seconds) => _flowDispatchCycle[default].Observe(seconds);
+
     private readonly Family<string, ValueCell> _flowSaturation = new("inference_extension_flow_control_pool_saturation",
         Alpha + "Current saturation level of the inference pool (0.0 = empty, 1.0 = fully saturated).", "gauge", static () => new ValueCell(),
         static pool => LabelList(("inference_pool", pool)));
@@ -200,6 +215,8 @@ internal sealed class EppMetrics
     public void Write(StringBuilder sb)
     {
         _flowSaturation.Write(sb);
+        _flowDispatchCycle.Write(sb);
+        _flowEnqueueDuration.Write(sb);
         _flowQueueBytes.Write(sb);
         _flowQueueSize.Write(sb);
         _flowQueueDuration.Write(sb);

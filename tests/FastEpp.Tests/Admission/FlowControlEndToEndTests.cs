@@ -65,6 +65,8 @@ public sealed class FlowControlEndToEndTests
         string metrics = epp.Host.RenderMetrics();
         Assert.Contains("outcome=\"Dispatched\"", metrics);
         Assert.Contains("inference_extension_flow_control_pool_saturation{inference_pool=\"\"}", metrics);
+        Assert.Contains("inference_extension_flow_control_request_enqueue_duration_seconds_count{fairness_id=\"default-flow\",outcome=\"NotYetFinalized\",priority=\"0\"} 2", metrics);
+        Assert.Contains("inference_extension_flow_control_dispatch_cycle_duration_seconds_count", metrics);
     }
 
     [Fact]
