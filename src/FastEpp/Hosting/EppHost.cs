@@ -366,6 +366,7 @@ internal sealed class EppHost : IAsyncDisposable
                 sb.Append(inv, $"inference_pool_per_pod_queue_size{{model_server_pod=\"{e.Name[(e.Name.IndexOf('/') + 1)..]}\",name=\"{pool}\"}} {e.State.Metrics.WaitingQueueSize}\n");
         }
         Metrics.Write(sb);
+        Observability.ProcessMetrics.Write(sb);
         if (Scheduler?.Config is { } config)
         {
             long bytes = 0;

@@ -86,4 +86,19 @@ public sealed class PrometheusTextTests
 
             """.Replace("\r\n", "\n"), sb.ToString());
     }
+
+    [Fact]
+    public void ProcessFamilies_AreTheGoCollectorsNames()
+    {
+        var sb = new StringBuilder();
+        ProcessMetrics.Write(sb);
+        string text = sb.ToString();
+        Assert.Contains("# TYPE process_cpu_seconds_total counter\n", text);
+        foreach (string gauge in new[] { "process_resident_memory_bytes", "process_virtual_memory_bytes", "process_start_time_seconds", "process_open_fds", "process_max_fds" })
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(text, "^" + gauge + " (\\S+)$", System.Text.RegularExpressions.RegexOptions.Multiline);
+            Assert.True(m.Success, gauge);
+            Assert.True(double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, gauge);
+        }
+    }
 }
