@@ -71,11 +71,15 @@ cmd_run() {
 }
 
 # smoke: start the AOT binary, drive one request over real gRPC the way Envoy does, stop it.
-cmd_smoke() {
-  # Publish when the binary is missing or older than any EPP source file.
+# Publishes when the AOT binary is missing or older than any EPP source file (obj/ and bin/ excluded).
+ensure_published() {
   if [ ! -x "$AOT_DIR/fastepp" ] || [ -n "$(find src/FastEpp protos \( -name obj -o -name bin \) -prune -o -newer "$AOT_DIR/fastepp" -type f \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' \) -print -quit)" ]; then
     cmd_publish
   fi
+}
+
+cmd_smoke() {
+  ensure_published
   dotnet build perf/FastEpp.LoadGen/FastEpp.LoadGen.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
   local port=$((20000 + RANDOM % 20000)) rc=0
   "$AOT_DIR/fastepp" --endpoints 10.0.0.1:8000,10.0.0.2:8000 --secure-serving=false \
@@ -126,10 +130,7 @@ cmd_loadgen() {
 
 # perf: the workload suite (compare | overhead | workloads) over fastepp-sim and the gateway emulator.
 cmd_perf() {
-  # Publish when the binary is missing or older than any EPP source file.
-  if [ ! -x "$AOT_DIR/fastepp" ] || [ -n "$(find src/FastEpp protos \( -name obj -o -name bin \) -prune -o -newer "$AOT_DIR/fastepp" -type f \( -name '*.cs' -o -name '*.proto' -o -name '*.csproj' \) -print -quit)" ]; then
-    cmd_publish
-  fi
+  ensure_published
   dotnet build perf/FastEpp.Perf/FastEpp.Perf.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
   local sub=${1:-compare}; shift || true
   dotnet perf/FastEpp.Perf/bin/Release/net10.0/FastEpp.Perf.dll "$sub" --epp-binary "$AOT_DIR/fastepp" "$@"

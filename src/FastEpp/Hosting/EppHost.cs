@@ -28,6 +28,8 @@ internal sealed class EppHost : IAsyncDisposable
     private CertificateProvider? _certificates;
     private Observability.EppTracing? _tracing;
     private Admission.FlowController? _flowControl;
+    // The configured prefix-cache indexes, for the indexer gauges.
+    private Prefix.PrefixIndex[] _prefixIndexes = [];
 
     private EppHost(EppOptions options, ILoggerFactory loggerFactory)
     {
@@ -137,11 +139,12 @@ internal sealed class EppHost : IAsyncDisposable
             foreach (var plugin in config.Plugins)
                 if (plugin is Scheduling.Producers.ApproxPrefixCacheProducer prefix)
                     prefixIndexes.Add(prefix.Index);
-            if (prefixIndexes.Count > 0)
+            _prefixIndexes = [.. prefixIndexes];
+            if (_prefixIndexes.Length > 0)
                 Metrics.PrefixIndexSize = () =>
                 {
                     long entries = 0;
-                    foreach (var index in prefixIndexes)
+                    foreach (var index in _prefixIndexes)
                         entries += index.EntryCount;
                     return entries;
                 };
@@ -367,21 +370,13 @@ internal sealed class EppHost : IAsyncDisposable
         }
         Metrics.Write(sb);
         Observability.ProcessMetrics.Write(sb);
-        if (Scheduler?.Config is { } config)
+        if (_prefixIndexes.Length > 0)
         {
             long bytes = 0;
-            bool any = false;
-            foreach (var plugin in config.Plugins)
-                if (plugin is Scheduling.Producers.ApproxPrefixCacheProducer prefix)
-                {
-                    any = true;
-                    bytes += prefix.Index.ApproximateBytes;
-                }
-            if (any)
-            {
-                sb.Append("# HELP fastepp_prefix_index_bytes Approximate memory held by the prefix-cache index.\n# TYPE fastepp_prefix_index_bytes gauge\n");
-                sb.Append(inv, $"fastepp_prefix_index_bytes {bytes}\n");
-            }
+            foreach (var index in _prefixIndexes)
+                bytes += index.ApproximateBytes;
+            sb.Append("# HELP fastepp_prefix_index_bytes Approximate memory held by the prefix-cache index.\n# TYPE fastepp_prefix_index_bytes gauge\n");
+            sb.Append(inv, $"fastepp_prefix_index_bytes {bytes}\n");
         }
         var s = Runtime.Stats;
         sb.Append("# HELP fastepp_extproc_requests_total Requests seen on ext_proc streams.\n# TYPE fastepp_extproc_requests_total counter\n");
