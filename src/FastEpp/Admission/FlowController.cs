@@ -1,5 +1,5 @@
 using FastEpp.Observability;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Admission;
 
@@ -145,12 +145,9 @@ internal sealed class FlowController : IAsyncDisposable
 
             long deadline = _spec.DefaultRequestTtl > TimeSpan.Zero
                 ? now + (long)(_spec.DefaultRequestTtl.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
-            long orderKey = band.Ordering switch
-            {
-                PluginTypes.EdfOrderingPolicy => deadline,
-                PluginTypes.SloDeadlineOrderingPolicy => sloTtftMs >= 0 ? now + sloTtftMs * _time.TimestampFrequency / 1000 : long.MaxValue,
-                _ => now,
-            };
+            long orderKey = band.Ordering == ComponentPlugin.EdfOrderingPolicy.Name ? deadline
+                : band.Ordering == ComponentPlugin.SloDeadlineOrderingPolicy.Name ? (sloTtftMs >= 0 ? now + sloTtftMs * _time.TimestampFrequency / 1000 : long.MaxValue)
+                : now;
             ticket = new FlowTicket(this, fairnessId, priority, bytes, ++_sequence, now, orderKey, deadline, model, targetModel);
             band.Add(ticket);
             _queuedBytes += bytes;
@@ -302,8 +299,8 @@ internal sealed class FlowController : IAsyncDisposable
         public Band(PriorityBandSpec spec, Func<string, string> policyType)
         {
             Spec = spec;
-            Fairness = spec.FairnessPolicyRef.Length > 0 ? policyType(spec.FairnessPolicyRef) : PluginTypes.GlobalStrictFairnessPolicy;
-            Ordering = spec.OrderingPolicyRef.Length > 0 ? policyType(spec.OrderingPolicyRef) : PluginTypes.FcfsOrderingPolicy;
+            Fairness = spec.FairnessPolicyRef.Length > 0 ? policyType(spec.FairnessPolicyRef) : ComponentPlugin.GlobalStrictFairnessPolicy.Name;
+            Ordering = spec.OrderingPolicyRef.Length > 0 ? policyType(spec.OrderingPolicyRef) : ComponentPlugin.FcfsOrderingPolicy.Name;
         }
 
         public PriorityBandSpec Spec { get; }
@@ -337,7 +334,7 @@ internal sealed class FlowController : IAsyncDisposable
         {
             if (_flows.Count == 0)
                 return null;
-            if (Fairness == PluginTypes.RoundRobinFairnessPolicy)
+            if (Fairness == ComponentPlugin.RoundRobinFairnessPolicy.Name)
             {
                 // Flows sorted by id; the cursor moves to the next non-empty flow after the last one served.
                 string? next = null, first = null;

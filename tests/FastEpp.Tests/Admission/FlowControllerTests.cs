@@ -1,5 +1,5 @@
 using FastEpp.Admission;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FastEpp.Tests.Admission;
@@ -79,7 +79,7 @@ public sealed class FlowControllerTests
     {
         var spec = new FlowControlSpec();
         spec.PriorityBands.Add(new PriorityBandSpec { Priority = 0, FairnessPolicyRef = "rr" });
-        await using var fc = Create(spec, new() { ["rr"] = PluginTypes.RoundRobinFairnessPolicy });
+        await using var fc = Create(spec, new() { ["rr"] = ComponentPlugin.RoundRobinFairnessPolicy.Name });
         _saturation = 1;
         var a1 = fc.Enqueue("a", 0, 1, "m", "m");
         var a2 = fc.Enqueue("a", 0, 1, "m", "m");
@@ -135,7 +135,7 @@ public sealed class FlowControllerTests
     {
         var spec = new FlowControlSpec();
         spec.PriorityBands.Add(new PriorityBandSpec { Priority = 0, OrderingPolicyRef = "slo" });
-        await using var fc = Create(spec, new() { ["slo"] = PluginTypes.SloDeadlineOrderingPolicy });
+        await using var fc = Create(spec, new() { ["slo"] = ComponentPlugin.SloDeadlineOrderingPolicy.Name });
         _saturation = 1;
         var relaxed = fc.Enqueue("f", 0, 1, "m", "m", sloTtftMs: 5000);
         var none = fc.Enqueue("f", 0, 1, "m", "m");                   // no header: far future

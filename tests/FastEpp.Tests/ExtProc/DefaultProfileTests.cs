@@ -1,7 +1,7 @@
 using Envoy.Service.ExtProc.V3;
 using FastEpp.Endpoints;
 using FastEpp.ExtProc;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using Google.Protobuf;
 
 namespace FastEpp.Tests.ExtProc;
