@@ -42,34 +42,23 @@ internal sealed class PluginParameters
 
     public long GetLong(string key, long defaultValue) => GetInteger(key, defaultValue, long.MinValue, long.MaxValue, "int64");
 
-    public double GetDouble(string key, double defaultValue)
-    {
-        YamlNode? node = Get(key);
-        if (node is null)
-            return defaultValue;
-        if (YamlValues.TryNumber(node, out double d))
-            return d;
-        throw TypeError(node, key, "float64");
-    }
+    public double GetDouble(string key, double defaultValue) => GetScalar(key, defaultValue, YamlValues.TryNumber, "float64");
 
-    public bool GetBool(string key, bool defaultValue)
-    {
-        YamlNode? node = Get(key);
-        if (node is null)
-            return defaultValue;
-        if (YamlValues.TryBool(node, out bool b))
-            return b;
-        throw TypeError(node, key, "bool");
-    }
+    public bool GetBool(string key, bool defaultValue) => GetScalar(key, defaultValue, YamlValues.TryBool, "bool");
 
-    public string GetString(string key, string defaultValue)
+    public string GetString(string key, string defaultValue) => GetScalar(key, defaultValue, YamlValues.TryString, "string");
+
+    private delegate bool TryRead<T>(YamlNode node, out T value);
+
+    /// <summary>Absent → default; the right JSON type → its value; anything else → Go's unmarshal type error.</summary>
+    private T GetScalar<T>(string key, T defaultValue, TryRead<T> read, string goType)
     {
         YamlNode? node = Get(key);
         if (node is null)
             return defaultValue;
-        if (YamlValues.TryString(node, out string s))
-            return s;
-        throw TypeError(node, key, "string");
+        if (read(node, out T value))
+            return value;
+        throw TypeError(node, key, goType);
     }
 
     /// <summary>A Go duration string (<c>200ms</c>); a JSON number is taken as nanoseconds (time.Duration's JSON form).</summary>

@@ -8,31 +8,15 @@ namespace FastEpp.Scheduling.Pickers;
 /// broken uniformly at random and fallbacks follow best-first. Parameter: <c>maxNumOfEndpoints</c> (1; ≤ 0 → 1).
 /// Thread-safe: randomness from <see cref="Random.Shared"/> (per-thread state, seeded per process).
 /// </summary>
-internal sealed class MaxScorePicker : IPicker
+internal sealed class MaxScorePicker(string name, int maxNumOfEndpoints = 1, Random? random = null) : Picker(name, maxNumOfEndpoints, random)
 {
-    private readonly Random _random;
-
-    public MaxScorePicker(string name, int maxNumOfEndpoints = 1, Random? random = null)
-    {
-        Name = name;
-        MaxEndpoints = PickerSupport.NormaliseMax(maxNumOfEndpoints);
-        _random = random ?? Random.Shared;
-    }
-
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
-    public static readonly PluginType Type = new("max-score-picker", static (n, p, c) => new MaxScorePicker(n, p.GetInt("maxNumOfEndpoints", 1), c.Random));
+    public static readonly PluginType Type = TypeOf("max-score-picker", static (n, max, random) => new MaxScorePicker(n, max, random));
 
-    public string TypeName => Type.Name;
+    public override string TypeName => Type.Name;
 
-    public string Name { get; }
-
-    public int MaxEndpoints { get; }
-
-    public int Pick(in SchedulingContext ctx, Span<int> candidates, Span<double> totals, Span<int> result)
+    protected override int PickTop(Span<int> candidates, Span<double> totals, Span<int> result, int k)
     {
-        int k = Math.Min(PickerSupport.Limit(MaxEndpoints, result), candidates.Length);
-        if (k <= 0)
-            return 0;
         if (k == 1)
         {
             // Reservoir sampling over the maxima: uniform among ties without shuffling everything.
@@ -45,7 +29,7 @@ internal sealed class MaxScorePicker : IPicker
                     best = i;
                     ties = 1;
                 }
-                else if (totals[i] == totals[best] && _random.Next(++ties) == 0)
+                else if (totals[i] == totals[best] && Random.Next(++ties) == 0)
                 {
                     best = i;
                 }
@@ -53,7 +37,7 @@ internal sealed class MaxScorePicker : IPicker
             result[0] = candidates[best];
             return 1;
         }
-        PickerSupport.Shuffle(_random, candidates, totals);
-        return PickerSupport.TopK(candidates, totals, result[..k]);
+        Shuffle(Random, candidates, totals);
+        return TopK(candidates, totals, result[..k]);
     }
 }

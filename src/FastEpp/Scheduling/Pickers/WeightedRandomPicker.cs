@@ -8,31 +8,15 @@ namespace FastEpp.Scheduling.Pickers;
 /// 0 → 1e-10), others key 0, and the <c>maxNumOfEndpoints</c> largest keys win (zero keys can fill the
 /// remaining slots). The first pick's probability is proportional to s. Parameter: <c>maxNumOfEndpoints</c>.
 /// </summary>
-internal sealed class WeightedRandomPicker : IPicker
+internal sealed class WeightedRandomPicker(string name, int maxNumOfEndpoints = 1, Random? random = null) : Picker(name, maxNumOfEndpoints, random)
 {
-    private readonly Random _random;
-
-    public WeightedRandomPicker(string name, int maxNumOfEndpoints = 1, Random? random = null)
-    {
-        Name = name;
-        MaxEndpoints = PickerSupport.NormaliseMax(maxNumOfEndpoints);
-        _random = random ?? Random.Shared;
-    }
-
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
-    public static readonly PluginType Type = new("weighted-random-picker", static (n, p, c) => new WeightedRandomPicker(n, p.GetInt("maxNumOfEndpoints", 1), c.Random));
+    public static readonly PluginType Type = TypeOf("weighted-random-picker", static (n, max, random) => new WeightedRandomPicker(n, max, random));
 
-    public string TypeName => Type.Name;
+    public override string TypeName => Type.Name;
 
-    public string Name { get; }
-
-    public int MaxEndpoints { get; }
-
-    public int Pick(in SchedulingContext ctx, Span<int> candidates, Span<double> totals, Span<int> result)
+    protected override int PickTop(Span<int> candidates, Span<double> totals, Span<int> result, int k)
     {
-        int k = Math.Min(PickerSupport.Limit(MaxEndpoints, result), candidates.Length);
-        if (k <= 0)
-            return 0;
         bool anyPositive = false;
         foreach (double s in totals)
         {
@@ -43,14 +27,14 @@ internal sealed class WeightedRandomPicker : IPicker
             }
         }
         if (!anyPositive)
-            return RandomPicker.PickRandom(_random, candidates, k, result);
+            return PickRandom(Random, candidates, k, result);
 
         for (int i = 0; i < totals.Length; i++)
         {
             double s = totals[i];
             if (s > 0)
             {
-                double u = _random.NextDouble();
+                double u = Random.NextDouble();
                 if (u == 0)
                     u = 1e-10;
                 totals[i] = Math.Pow(u, 1 / s);
@@ -61,7 +45,7 @@ internal sealed class WeightedRandomPicker : IPicker
             }
         }
         // The reference sorts unstably; shuffling first makes equal (zero) keys fill slots at random.
-        PickerSupport.Shuffle(_random, candidates, totals);
-        return PickerSupport.TopK(candidates, totals, result[..k]);
+        Shuffle(Random, candidates, totals);
+        return TopK(candidates, totals, result[..k]);
     }
 }
