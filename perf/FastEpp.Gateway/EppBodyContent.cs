@@ -1,6 +1,5 @@
 using System.Net;
-using Envoy.Service.ExtProc.V3;
-using Grpc.Core;
+using FastEpp.ExtProcClient;
 
 namespace FastEpp.Gateway;
 
@@ -12,12 +11,12 @@ namespace FastEpp.Gateway;
 /// </summary>
 internal sealed class EppBodyContent : HttpContent
 {
-    private readonly IAsyncStreamReader<ProcessingResponse> _responses;
+    private readonly ExtProcStream _stream;
     private readonly CancellationToken _cancellationToken;
 
-    public EppBodyContent(IAsyncStreamReader<ProcessingResponse> responses, CancellationToken cancellationToken)
+    public EppBodyContent(ExtProcStream stream, CancellationToken cancellationToken)
     {
-        _responses = responses;
+        _stream = stream;
         _cancellationToken = cancellationToken;
     }
 
@@ -34,24 +33,13 @@ internal sealed class EppBodyContent : HttpContent
     {
         Started = true;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cancellationToken, cancellationToken);
-        while (true)
+        await _stream.ReadRequestBodyAsync(async (piece, ct) =>
         {
-            if (!await _responses.MoveNext(linked.Token).ConfigureAwait(false))
-                throw new IOException("ext_proc stream ended before the request body was complete");
-            ProcessingResponse r = _responses.Current;
-            if (r.ResponseCase != ProcessingResponse.ResponseOneofCase.RequestBody)
-                throw new IOException("unexpected ext_proc message in the request body phase: " + r.ResponseCase);
-            StreamedBodyResponse? chunk = r.RequestBody.Response?.BodyMutation?.StreamedResponse;
-            if (chunk is null)
-                throw new IOException("request_body response without a streamed body mutation");
-            if (!chunk.Body.IsEmpty)
-            {
-                await stream.WriteAsync(chunk.Body.Memory, linked.Token).ConfigureAwait(false);
-                BytesWritten += chunk.Body.Length;
-            }
-            if (chunk.EndOfStream)
+            if (piece.IsEmpty)
                 return;
-        }
+            await stream.WriteAsync(piece, ct).ConfigureAwait(false);
+            BytesWritten += piece.Length;
+        }, linked.Token).ConfigureAwait(false);
     }
 
     protected override bool TryComputeLength(out long length)

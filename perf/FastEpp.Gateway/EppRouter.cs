@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Text;
 using Envoy.Config.Core.V3;
 using Envoy.Service.ExtProc.V3;
+using FastEpp.ExtProcClient;
 using Google.Protobuf;
 using Google.Protobuf.Collections;
 using Google.Protobuf.WellKnownTypes;
@@ -21,10 +21,6 @@ namespace FastEpp.Gateway;
 /// </summary>
 internal sealed partial class EppRouter : IDisposable
 {
-    private const string DestinationHeader = "x-gateway-destination-endpoint";
-    private const string DestinationServed = "x-gateway-destination-endpoint-served";
-    private const string LbNamespace = "envoy.lb";
-
     private readonly GrpcChannel _channel;
     private readonly ExternalProcessor.ExternalProcessorClient _client;
     private readonly UpstreamClient _upstream;
@@ -51,13 +47,7 @@ internal sealed partial class EppRouter : IDisposable
             KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
             UseProxy = false,
         };
-        _channel = GrpcChannel.ForAddress("http://" + options.Epp, new GrpcChannelOptions
-        {
-            HttpHandler = handler,
-            DisposeHttpClient = true,
-            MaxReceiveMessageSize = null,
-            MaxSendMessageSize = null,
-        });
+        _channel = ExtProcChannel.Create(options.Epp, handler);
         _client = new ExternalProcessor.ExternalProcessorClient(_channel);
     }
 
@@ -75,12 +65,12 @@ internal sealed partial class EppRouter : IDisposable
         if (!req.Headers.ContainsKey("x-request-id"))
             req.Headers["x-request-id"] = Guid.NewGuid().ToString(); // Envoy generates one when the client has none
 
-        AsyncDuplexStreamingCall<ProcessingRequest, ProcessingResponse>? call = null;
+        ExtProcStream? call = null;
         bool eppOk = true;
         try
         {
-            call = _client.Process(cancellationToken: ct);
-            await call.RequestStream.WriteAsync(BuildRequestHeaders(req, endOfStream: !hasBody), ct).ConfigureAwait(false);
+            call = ExtProcStream.Open(_client, ct);
+            await call.SendRequestHeadersAsync(BuildRequestHeaders(req), endOfStream: !hasBody, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RpcException or IOException or InvalidOperationException)
         {
@@ -102,15 +92,9 @@ internal sealed partial class EppRouter : IDisposable
                 {
                     try
                     {
-                        var msg = new ProcessingRequest
-                        {
-                            RequestBody = new HttpBody
-                            {
-                                Body = UnsafeByteOperations.UnsafeWrap(body.Slice(sent, body.Length - sent)),
-                                EndOfStream = last,
-                            },
-                        };
-                        await call!.RequestStream.WriteAsync(msg, ct).ConfigureAwait(false);
+                        ProcessingRequest msg = EnvoyMessages.RequestBody(
+                            UnsafeByteOperations.UnsafeWrap(body.Slice(sent, body.Length - sent)), last);
+                        await call!.SendAsync(msg, ct).ConfigureAwait(false);
                         sent = body.Length;
                     }
                     catch (Exception ex) when (ex is RpcException or IOException or InvalidOperationException)
@@ -130,8 +114,7 @@ internal sealed partial class EppRouter : IDisposable
         {
             try
             {
-                if (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
-                    first = call.ResponseStream.Current;
+                first = await call.ReadAsync(ct).ConfigureAwait(false);
             }
             catch (RpcException) when (!ct.IsCancellationRequested)
             {
@@ -162,28 +145,13 @@ internal sealed partial class EppRouter : IDisposable
         }
     }
 
-    private async Task RouteAsync(HttpContext ctx, AsyncDuplexStreamingCall<ProcessingRequest, ProcessingResponse> call,
+    private async Task RouteAsync(HttpContext ctx, ExtProcStream call,
         CommonResponse? headersResponse, Struct? dynamicMetadata, bool hasBody)
     {
         CancellationToken ct = ctx.RequestAborted;
-        string? destination = null;
         RepeatedField<HeaderValueOption>? setHeaders = headersResponse?.HeaderMutation?.SetHeaders;
-        if (setHeaders is not null)
-        {
-            for (int i = 0; i < setHeaders.Count; i++)
-            {
-                HeaderValue? h = setHeaders[i].Header;
-                if (h is not null && h.Key.Equals(DestinationHeader, StringComparison.OrdinalIgnoreCase))
-                    destination = ValueOf(h);
-            }
-        }
-        if (string.IsNullOrEmpty(destination) && dynamicMetadata is not null &&
-            dynamicMetadata.Fields.TryGetValue(LbNamespace, out Value? lb) && lb.StructValue is { } lbs &&
-            lbs.Fields.TryGetValue(DestinationHeader, out Value? dv) && dv.KindCase == Value.KindOneofCase.StringValue)
-        {
-            destination = dv.StringValue;
-        }
-        if (string.IsNullOrEmpty(destination))
+        string? destination = EnvoyReplies.Destination(headersResponse, dynamicMetadata);
+        if (destination is null)
         {
             _stats.OnNoDestination();
             await WriteErrorAsync(ctx, 503, "no healthy upstream: EPP did not pick an endpoint").ConfigureAwait(false);
@@ -191,7 +159,7 @@ internal sealed partial class EppRouter : IDisposable
         }
 
         // Upstream: the destination list, primary first; the next one only after a connect failure.
-        EppBodyContent? content = hasBody ? new EppBodyContent(call.ResponseStream, ct) : null;
+        EppBodyContent? content = hasBody ? new EppBodyContent(call, ct) : null;
         HttpResponseMessage? response = null;
         string endpoint = "";
         int start = 0;
@@ -210,7 +178,7 @@ internal sealed partial class EppRouter : IDisposable
                 {
                     HeaderValue? h = setHeaders[i].Header;
                     if (h is not null)
-                        UpstreamClient.SetHeader(request, h.Key, ValueOf(h));
+                        UpstreamClient.SetHeader(request, h.Key, EnvoyReplies.ValueOf(h));
                 }
             }
             (UpstreamOutcome outcome, HttpResponseMessage? r) = await _upstream.SendAsync(request, ct).ConfigureAwait(false);
@@ -241,17 +209,16 @@ internal sealed partial class EppRouter : IDisposable
         }
     }
 
-    private async Task ResponsePhaseAsync(HttpContext ctx, AsyncDuplexStreamingCall<ProcessingRequest, ProcessingResponse> call,
+    private async Task ResponsePhaseAsync(HttpContext ctx, ExtProcStream call,
         HttpResponseMessage response, string endpoint)
     {
         CancellationToken ct = ctx.RequestAborted;
         HttpResponse res = ctx.Response;
         try
         {
-            await call.RequestStream.WriteAsync(BuildResponseHeaders(response, endpoint), ct).ConfigureAwait(false);
-            if (!await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
-                throw new IOException("ext_proc stream ended before the response headers reply");
-            ProcessingResponse rh = call.ResponseStream.Current;
+            await call.SendAsync(EnvoyMessages.ResponseHeaders(BuildResponseHeaders(response), EnvoyMessages.DestinationServed(endpoint)), ct).ConfigureAwait(false);
+            ProcessingResponse rh = await call.ReadAsync(ct).ConfigureAwait(false)
+                ?? throw new IOException("ext_proc stream ended before the response headers reply");
             if (rh.ResponseCase == ProcessingResponse.ResponseOneofCase.ImmediateResponse)
             {
                 await WriteImmediateAsync(ctx, rh.ImmediateResponse).ConfigureAwait(false);
@@ -267,7 +234,7 @@ internal sealed partial class EppRouter : IDisposable
                 for (int i = 0; i < set.Count; i++)
                 {
                     if (set[i].Header is { } h)
-                        ApplyResponseHeader(res, h.Key, ValueOf(h));
+                        ApplyResponseHeader(res, h.Key, EnvoyReplies.ValueOf(h));
                 }
             }
             _stats.OnStatus(res.StatusCode);
@@ -305,8 +272,7 @@ internal sealed partial class EppRouter : IDisposable
     }
 
     /// <summary>Upstream body → response_body messages (then the empty end-of-stream chunk and the trailers).</summary>
-    private static async Task PumpResponseBodyAsync(HttpResponseMessage response,
-        AsyncDuplexStreamingCall<ProcessingRequest, ProcessingResponse> call, int chunkBytes, CancellationToken ct)
+    private static async Task PumpResponseBodyAsync(HttpResponseMessage response, ExtProcStream call, int chunkBytes, CancellationToken ct)
     {
         Stream source = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(chunkBytes);
@@ -316,15 +282,12 @@ internal sealed partial class EppRouter : IDisposable
             while ((n = await source.ReadAsync(buffer.AsMemory(0, chunkBytes), ct).ConfigureAwait(false)) > 0)
             {
                 // UnsafeWrap: the message is serialized before WriteAsync completes, before the buffer is reused.
-                var msg = new ProcessingRequest
-                {
-                    ResponseBody = new HttpBody { Body = UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, n)) },
-                };
-                await call.RequestStream.WriteAsync(msg, ct).ConfigureAwait(false);
+                ProcessingRequest msg = EnvoyMessages.ResponseBody(UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, n)), endOfStream: false);
+                await call.SendAsync(msg, ct).ConfigureAwait(false);
             }
-            await call.RequestStream.WriteAsync(new ProcessingRequest { ResponseBody = new HttpBody { EndOfStream = true } }, ct).ConfigureAwait(false);
-            await call.RequestStream.WriteAsync(new ProcessingRequest { ResponseTrailers = new HttpTrailers { Trailers = new HeaderMap() } }, ct).ConfigureAwait(false);
-            await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+            await call.SendAsync(EnvoyMessages.ResponseBody(ByteString.Empty, endOfStream: true), ct).ConfigureAwait(false);
+            await call.SendAsync(EnvoyMessages.ResponseTrailers(), ct).ConfigureAwait(false);
+            await call.CompleteAsync().ConfigureAwait(false);
         }
         catch
         {
@@ -338,13 +301,12 @@ internal sealed partial class EppRouter : IDisposable
     }
 
     /// <summary>The EPP's response_body chunks → client, written and flushed one by one (SSE keeps streaming).</summary>
-    private static async Task RelayResponseBodyAsync(HttpContext ctx, AsyncDuplexStreamingCall<ProcessingRequest, ProcessingResponse> call, CancellationToken ct)
+    private static async Task RelayResponseBodyAsync(HttpContext ctx, ExtProcStream call, CancellationToken ct)
     {
         Stream clientBody = ctx.Response.Body;
         bool bodyDone = false;
-        while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
+        while (await call.ReadAsync(ct).ConfigureAwait(false) is { } r)
         {
-            ProcessingResponse r = call.ResponseStream.Current;
             switch (r.ResponseCase)
             {
                 case ProcessingResponse.ResponseOneofCase.ResponseBody:
@@ -366,7 +328,7 @@ internal sealed partial class EppRouter : IDisposable
                     if (!bodyDone)
                         await ctx.Response.CompleteAsync().ConfigureAwait(false);
                     // The EPP ends the stream once it reads our half-close; wait for its OK status.
-                    while (await call.ResponseStream.MoveNext(ct).ConfigureAwait(false))
+                    while (await call.ReadAsync(ct).ConfigureAwait(false) is not null)
                     {
                     }
                     return;
@@ -411,7 +373,7 @@ internal sealed partial class EppRouter : IDisposable
     private async Task WriteImmediateAsync(HttpContext ctx, ImmediateResponse ir)
     {
         _stats.OnImmediateResponse();
-        int status = ir.Status is null ? 0 : (int)ir.Status.Code;
+        int status = EnvoyReplies.StatusOf(ir);
         if (status < 200 || status > 599)
             status = 500;
         HttpResponse res = ctx.Response;
@@ -422,7 +384,7 @@ internal sealed partial class EppRouter : IDisposable
             for (int i = 0; i < set.Count; i++)
             {
                 if (set[i].Header is { } h)
-                    ApplyResponseHeader(res, h.Key, ValueOf(h));
+                    ApplyResponseHeader(res, h.Key, EnvoyReplies.ValueOf(h));
             }
         }
         _stats.OnStatus(status);
@@ -462,44 +424,37 @@ internal sealed partial class EppRouter : IDisposable
         res.Headers[key] = value;
     }
 
-    private static ProcessingRequest BuildRequestHeaders(HttpRequest req, bool endOfStream)
+    /// <summary>The client's request head as Envoy passes it on: pseudo-headers first, lowercase keys, no Host.</summary>
+    private static HeaderMap BuildRequestHeaders(HttpRequest req)
     {
         var map = new HeaderMap();
         RepeatedField<HeaderValue> list = map.Headers;
-        list.Add(Header(":authority", req.Host.Value ?? ""));
-        list.Add(Header(":path", string.Concat(req.PathBase.Value, req.Path.Value, req.QueryString.Value)));
-        list.Add(Header(":method", req.Method));
-        list.Add(Header(":scheme", req.Scheme));
+        list.Add(EnvoyMessages.Header(":authority", req.Host.Value ?? ""));
+        list.Add(EnvoyMessages.Header(":path", string.Concat(req.PathBase.Value, req.Path.Value, req.QueryString.Value)));
+        list.Add(EnvoyMessages.Header(":method", req.Method));
+        list.Add(EnvoyMessages.Header(":scheme", req.Scheme));
         foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> h in req.Headers)
         {
             if (h.Key.Equals("Host", StringComparison.OrdinalIgnoreCase))
                 continue;
             string key = h.Key.ToLowerInvariant(); // Envoy delivers lowercase keys
             for (int i = 0; i < h.Value.Count; i++)
-                list.Add(Header(key, h.Value[i] ?? ""));
+                list.Add(EnvoyMessages.Header(key, h.Value[i] ?? ""));
         }
-        return new ProcessingRequest { RequestHeaders = new HttpHeaders { Headers = map, EndOfStream = endOfStream } };
+        return map;
     }
 
-    private static ProcessingRequest BuildResponseHeaders(HttpResponseMessage response, string endpoint)
+    /// <summary>The upstream response head as Envoy passes it on (the served endpoint goes in the metadata).</summary>
+    private static HeaderMap BuildResponseHeaders(HttpResponseMessage response)
     {
         var map = new HeaderMap();
         RepeatedField<HeaderValue> list = map.Headers;
-        list.Add(Header(":status", ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        list.Add(EnvoyMessages.Header(":status", ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         foreach (KeyValuePair<string, IEnumerable<string>> h in response.Headers)
             AddAll(list, h.Key, h.Value);
         foreach (KeyValuePair<string, IEnumerable<string>> h in response.Content.Headers)
             AddAll(list, h.Key, h.Value);
-        // Envoy reports the endpoint it actually used as LB metadata (extproc.md §2.7).
-        var lb = new Struct();
-        lb.Fields[DestinationServed] = Value.ForString(endpoint);
-        var metadata = new Envoy.Config.Core.V3.Metadata();
-        metadata.FilterMetadata[LbNamespace] = lb;
-        return new ProcessingRequest
-        {
-            ResponseHeaders = new HttpHeaders { Headers = map },
-            MetadataContext = metadata,
-        };
+        return map;
     }
 
     private static void AddAll(RepeatedField<HeaderValue> list, string name, IEnumerable<string> values)
@@ -508,14 +463,9 @@ internal sealed partial class EppRouter : IDisposable
             return;
         string key = name.ToLowerInvariant();
         foreach (string v in values)
-            list.Add(Header(key, v));
+            list.Add(EnvoyMessages.Header(key, v));
     }
 
-    private static HeaderValue Header(string key, string value) =>
-        new() { Key = key, RawValue = ByteString.CopyFromUtf8(value) };
-
-    /// <summary>raw_value when non-empty, else value (extproc.md §1.3).</summary>
-    private static string ValueOf(HeaderValue h) => h.RawValue.IsEmpty ? h.Value : Encoding.UTF8.GetString(h.RawValue.Span);
 
     public void Dispose() => _channel.Dispose();
 

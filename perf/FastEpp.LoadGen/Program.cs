@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Envoy.Config.Core.V3;
 using Envoy.Service.ExtProc.V3;
+using FastEpp.ExtProcClient;
 using Google.Protobuf;
 using Grpc.Health.V1;
-using Grpc.Net.Client;
 
 namespace FastEpp.LoadGen;
 
@@ -50,71 +49,25 @@ public static class LoadGenProgram
         return Encoding.UTF8.GetBytes(sb.ToString());
     }
 
-    private static ProcessingRequest HeadersMessage(string requestId) => new()
-    {
-        RequestHeaders = new HttpHeaders
-        {
-            Headers = new HeaderMap
-            {
-                Headers =
-                {
-                    new HeaderValue { Key = ":method", RawValue = ByteString.CopyFromUtf8("POST") },
-                    new HeaderValue { Key = ":path", RawValue = ByteString.CopyFromUtf8("/v1/chat/completions") },
-                    new HeaderValue { Key = ":authority", RawValue = ByteString.CopyFromUtf8("gateway") },
-                    new HeaderValue { Key = ":scheme", RawValue = ByteString.CopyFromUtf8("http") },
-                    new HeaderValue { Key = "content-type", RawValue = ByteString.CopyFromUtf8("application/json") },
-                    new HeaderValue { Key = "x-request-id", RawValue = ByteString.CopyFromUtf8(requestId) },
-                },
-            },
-        },
-    };
-
     /// <summary>One request phase the way Envoy drives it: headers, body chunks, then read headers + body replies.</summary>
     internal static async Task<(string Destination, long BodyBytes)> RunRequest(ExternalProcessor.ExternalProcessorClient client, ByteString[] chunks, string requestId, CancellationToken ct)
     {
-        using var call = client.Process(cancellationToken: ct);
-        await call.RequestStream.WriteAsync(HeadersMessage(requestId), ct);
-        for (int i = 0; i < chunks.Length; i++)
-            await call.RequestStream.WriteAsync(new ProcessingRequest { RequestBody = new HttpBody { Body = chunks[i], EndOfStream = i == chunks.Length - 1 } }, ct);
-        if (!await call.ResponseStream.MoveNext(ct))
-            throw new InvalidOperationException("stream ended before the headers reply");
-        var first = call.ResponseStream.Current;
+        using var stream = ExtProcStream.Open(client, ct);
+        await stream.SendRequestHeadersAsync(EnvoyMessages.Headers(EnvoyMessages.ChatHeaders(requestId: requestId)), cancellationToken: ct);
+        await stream.SendRequestBodyAsync(chunks, cancellationToken: ct);
+        var first = await stream.ReadAsync(ct) ?? throw new InvalidOperationException("stream ended before the headers reply");
         if (first.ResponseCase == ProcessingResponse.ResponseOneofCase.ImmediateResponse)
             throw new InvalidOperationException("immediate response: " + first.ImmediateResponse.Body.ToStringUtf8());
-        string destination = "";
-        foreach (var h in first.RequestHeaders.Response.HeaderMutation.SetHeaders)
-            if (h.Header.Key == "x-gateway-destination-endpoint")
-                destination = h.Header.RawValue.ToStringUtf8();
-        long bytes = 0;
-        while (await call.ResponseStream.MoveNext(ct))
-        {
-            var streamed = call.ResponseStream.Current.RequestBody.Response.BodyMutation.StreamedResponse;
-            bytes += streamed.Body.Length;
-            if (streamed.EndOfStream)
-                break;
-        }
-        await call.RequestStream.CompleteAsync();
+        string destination = EnvoyReplies.Destination(first) ?? "";
+        long bytes = await stream.ReadRequestBodyAsync(cancellationToken: ct);
+        await stream.CompleteAsync();
         return (destination, bytes);
     }
-
-    internal static ByteString[] Chunk(byte[] body, int chunkBytes)
-    {
-        var list = new List<ByteString>();
-        for (int o = 0; o < body.Length; o += chunkBytes)
-            list.Add(ByteString.CopyFrom(body, o, Math.Min(chunkBytes, body.Length - o)));
-        return list.ToArray();
-    }
-
-    private static GrpcChannel Channel(string target) => GrpcChannel.ForAddress("http://" + target, new GrpcChannelOptions
-    {
-        MaxReceiveMessageSize = null,
-        HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
-    });
 
     private static async Task<int> Smoke(Dictionary<string, string> o)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        using var healthChannel = Channel(o["health"]);
+        using var healthChannel = ExtProcChannel.Create(o["health"]);
         var health = new Health.HealthClient(healthChannel);
         var sw = Stopwatch.StartNew();
         while (true)
@@ -131,10 +84,10 @@ public static class LoadGenProgram
             await Task.Delay(50, cts.Token);
         }
         Console.WriteLine($"smoke: health SERVING after {sw.ElapsedMilliseconds} ms");
-        using var channel = Channel(o["target"]);
+        using var channel = ExtProcChannel.Create(o["target"]);
         var client = new ExternalProcessor.ExternalProcessorClient(channel);
         var body = ChatBody(220 * 1024);
-        var (destination, bytes) = await RunRequest(client, Chunk(body, 31 * 1024), "smoke-1", cts.Token);
+        var (destination, bytes) = await RunRequest(client, EnvoyMessages.Chunk(body, 31 * 1024), "smoke-1", cts.Token);
         var expected = o["expect"].Split(',');
         if (Array.IndexOf(expected, destination) < 0 || bytes != body.Length)
         {
@@ -142,12 +95,11 @@ public static class LoadGenProgram
             return 1;
         }
         // A malformed body must come back as the reference's 400.
-        using var bad = client.Process(cancellationToken: cts.Token);
-        await bad.RequestStream.WriteAsync(HeadersMessage("smoke-2"));
-        await bad.RequestStream.WriteAsync(new ProcessingRequest { RequestBody = new HttpBody { Body = ByteString.CopyFromUtf8("{oops"), EndOfStream = true } });
-        await bad.ResponseStream.MoveNext(cts.Token);
-        var ir = bad.ResponseStream.Current.ImmediateResponse;
-        if (ir is null || (int)ir.Status.Code != 400)
+        using var bad = ExtProcStream.Open(client, cts.Token);
+        await bad.SendRequestHeadersAsync(EnvoyMessages.Headers(EnvoyMessages.ChatHeaders(requestId: "smoke-2")));
+        await bad.SendAsync(EnvoyMessages.RequestBody(ByteString.CopyFromUtf8("{oops"), endOfStream: true));
+        var ir = (await bad.ReadAsync(cts.Token))?.ImmediateResponse;
+        if (ir is null || EnvoyReplies.StatusOf(ir) != 400)
         {
             Console.Error.WriteLine("smoke: FAILED malformed body was not answered with 400");
             return 1;
@@ -166,8 +118,8 @@ public static class LoadGenProgram
         int? eppPid = o.TryGetValue("epp-pid", out var p) ? int.Parse(p, CultureInfo.InvariantCulture) : null;
         int channels = int.Parse(o.GetValueOrDefault("channels", "4"), CultureInfo.InvariantCulture);
 
-        var chunks = Chunk(ChatBody(bodyBytes), chunkBytes);
-        var clients = Enumerable.Range(0, channels).Select(_ => new ExternalProcessor.ExternalProcessorClient(Channel(target))).ToArray();
+        var chunks = EnvoyMessages.Chunk(ChatBody(bodyBytes), chunkBytes);
+        var clients = Enumerable.Range(0, channels).Select(_ => new ExternalProcessor.ExternalProcessorClient(ExtProcChannel.Create(target))).ToArray();
         var latencies = new List<double>[concurrency];
         long errors = 0;
         // Warm-up.

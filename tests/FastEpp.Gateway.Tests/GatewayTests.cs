@@ -64,8 +64,7 @@ public sealed class GatewayTests : IAsyncLifetime
         Assert.False(string.IsNullOrEmpty(h["x-request-id"]));
         Assert.Contains("\"content\":\"hi\"", Encoding.UTF8.GetString(Assert.Single(epp.Behaviour.ReceivedBodies)));
         // The gateway forwards the trailers to the EPP after the client already has its response.
-        for (int i = 0; i < 500 && epp.Behaviour.ResponseTrailers == 0; i++)
-            await Task.Delay(10);
+        await Wait.UntilAsync(() => epp.Behaviour.ResponseTrailers != 0, "the response trailers reach the EPP");
         Assert.Equal(1, epp.Behaviour.ResponseTrailers);
         Assert.Equal(1, gw.Stats.PerUpstream()[_sim.Endpoints[2]]);
     }

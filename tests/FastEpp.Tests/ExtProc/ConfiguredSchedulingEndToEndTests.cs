@@ -58,16 +58,13 @@ public sealed class ConfiguredSchedulingEndToEndTests
     private static async Task WaitForScrapes(Fleet fleet)
     {
         var start = fleet.Servers.Backends.Select(b => b.Requests).ToArray();
-        for (int attempt = 0; attempt < 500; attempt++)
+        await Wait.UntilAsync(() =>
         {
             bool all = true;
             for (int i = 0; i < start.Length; i++)
                 all &= fleet[i].Requests >= start[i] + 2;
-            if (all && fleet.Epp.Endpoints.Endpoints.All(e => e.State.Metrics.UpdatedAt != default))
-                return;
-            await Task.Delay(10);
-        }
-        Assert.Fail("the poller never scraped every endpoint");
+            return all && fleet.Epp.Endpoints.Endpoints.All(e => e.State.Metrics.UpdatedAt != default);
+        }, "the poller scraped every endpoint twice");
     }
 
     private static async Task<string> Route(EppServer epp, string prompt)
@@ -237,8 +234,7 @@ public sealed class ConfiguredSchedulingEndToEndTests
         open[0].Dispose();
         for (int i = 3; i < 6; i++)
             open[i].Dispose();
-        for (int attempt = 0; attempt < 300 && fleet.Epp.Endpoints.Endpoints.Sum(e => producer.Get(e.State).Requests) > 0; attempt++)
-            await Task.Delay(10);
+        await Wait.UntilAsync(() => fleet.Epp.Endpoints.Endpoints.Sum(e => producer.Get(e.State).Requests) == 0, "every ended stream released its endpoint");
         Assert.All(fleet.Epp.Endpoints.Endpoints, e => Assert.Equal((0, 0L), producer.Get(e.State)));
     }
 

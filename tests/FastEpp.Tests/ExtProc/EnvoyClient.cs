@@ -2,15 +2,17 @@ using System.Text;
 using Envoy.Config.Core.V3;
 using Envoy.Service.ExtProc.V3;
 using FastEpp.Endpoints;
+using FastEpp.ExtProcClient;
 using FastEpp.Hosting;
-using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Metadata = Envoy.Config.Core.V3.Metadata;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FastEpp.Tests.ExtProc;
+
+// The Envoy side of the protocol lives in perf/FastEpp.ExtProcClient (shared with the load generator and the
+// gateway emulator); this file keeps what only the tests need: an in-process EPP and asserting wrappers.
 
 /// <summary>An EPP started in-process on loopback (real Kestrel, real gRPC), plaintext.</summary>
 internal sealed class EppServer : IAsyncDisposable
@@ -21,12 +23,7 @@ internal sealed class EppServer : IAsyncDisposable
     private EppServer(EppHost host)
     {
         Host = host;
-        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.GrpcPort}", new GrpcChannelOptions
-        {
-            MaxReceiveMessageSize = null,
-            MaxSendMessageSize = null,
-            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true },
-        });
+        Channel = ExtProcChannel.Create($"127.0.0.1:{host.GrpcPort}");
     }
 
     public static async Task<EppServer> StartAsync(string endpoints = "10.0.0.1:8000,10.0.0.2:8000", params string[] extraFlags)
@@ -50,83 +47,64 @@ internal sealed class EppServer : IAsyncDisposable
     }
 }
 
-/// <summary>Drives one ext_proc stream the way Envoy does in FULL_DUPLEX_STREAMED mode.</summary>
+/// <summary>
+/// One ext_proc stream driven the way Envoy does in FULL_DUPLEX_STREAMED mode (<see cref="ExtProcStream"/>), with
+/// the tests' assertions: every read has a 30 s deadline and fails the test when the EPP ended the stream.
+/// </summary>
 internal sealed class EnvoyStream : IDisposable
 {
-    private readonly AsyncDuplexStreamingCall<ProcessingRequest, ProcessingResponse> _call;
+    private static readonly TimeSpan s_readTimeout = TimeSpan.FromSeconds(30);
 
-    public EnvoyStream(AsyncDuplexStreamingCall<ProcessingRequest, ProcessingResponse> call) => _call = call;
+    private readonly ExtProcStream _stream;
 
-    public static HeaderMap Headers(params (string Key, string Value)[] headers)
-    {
-        var map = new HeaderMap();
-        foreach (var (k, v) in headers)
-            map.Headers.Add(new HeaderValue { Key = k, RawValue = ByteString.CopyFromUtf8(v) });
-        return map;
-    }
+    public EnvoyStream(AsyncDuplexStreamingCall<ProcessingRequest, ProcessingResponse> call) => _stream = new ExtProcStream(call);
+
+    public static HeaderMap Headers(params (string Key, string Value)[] headers) => EnvoyMessages.Headers(headers);
 
     public static (string, string)[] ChatHeaders(string path = "/v1/chat/completions", params (string, string)[] extra) =>
-        [(":method", "POST"), (":path", path), (":authority", "gateway"), (":scheme", "http"),
-         ("content-type", "application/json"), ("x-request-id", "req-1"), .. extra];
+        EnvoyMessages.ChatHeaders(path, "req-1", extra);
 
     public Task SendRequestHeaders(bool endOfStream = false, params (string, string)[] headers) =>
-        Send(new ProcessingRequest { RequestHeaders = new HttpHeaders { Headers = Headers(headers), EndOfStream = endOfStream } });
+        _stream.SendRequestHeadersAsync(Headers(headers), endOfStream);
 
-    public async Task SendRequestBody(byte[] body, int chunkSize, Metadata? metadata = null)
-    {
-        if (body.Length == 0)
-        {
-            await Send(new ProcessingRequest { RequestBody = new HttpBody { EndOfStream = true }, MetadataContext = metadata });
-            return;
-        }
-        for (int offset = 0; offset < body.Length; offset += chunkSize)
-        {
-            int n = Math.Min(chunkSize, body.Length - offset);
-            bool last = offset + n == body.Length;
-            await Send(new ProcessingRequest
-            {
-                RequestBody = new HttpBody { Body = ByteString.CopyFrom(body, offset, n), EndOfStream = last },
-                MetadataContext = last ? metadata : null,
-            });
-        }
-    }
+    public Task SendRequestBody(byte[] body, int chunkSize, Metadata? metadata = null) =>
+        _stream.SendRequestBodyAsync(body, chunkSize, metadata);
 
-    public Task Send(ProcessingRequest request) => _call.RequestStream.WriteAsync(request);
+    public Task Send(ProcessingRequest request) => _stream.SendAsync(request);
 
-    public Task Complete() => _call.RequestStream.CompleteAsync();
+    public Task Complete() => _stream.CompleteAsync();
 
     public async Task<ProcessingResponse> Next()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        Assert.True(await _call.ResponseStream.MoveNext(timeout.Token), "the EPP ended the stream");
-        return _call.ResponseStream.Current;
+        using var timeout = new CancellationTokenSource(s_readTimeout);
+        var reply = await _stream.ReadAsync(timeout.Token);
+        Assert.True(reply is not null, "the EPP ended the stream");
+        return reply;
     }
 
     /// <summary>Reads request-body replies until end_of_stream; returns the concatenated body and the piece sizes.</summary>
     public async Task<(byte[] Body, List<int> Pieces)> ReadRequestBody()
     {
+        using var timeout = new CancellationTokenSource(s_readTimeout);
         var ms = new MemoryStream();
         var pieces = new List<int>();
-        while (true)
+        await _stream.ReadRequestBodyAsync((piece, _) =>
         {
-            var r = await Next();
-            Assert.Equal(ProcessingResponse.ResponseOneofCase.RequestBody, r.ResponseCase);
-            var streamed = r.RequestBody.Response.BodyMutation.StreamedResponse;
-            streamed.Body.WriteTo(ms);
-            pieces.Add(streamed.Body.Length);
-            if (streamed.EndOfStream)
-                return (ms.ToArray(), pieces);
-        }
+            ms.Write(piece.Span);
+            pieces.Add(piece.Length);
+            return ValueTask.CompletedTask;
+        }, timeout.Token);
+        return (ms.ToArray(), pieces);
     }
 
-    /// <summary>True when the server ended the stream with OK and no further messages.</summary>
+    /// <summary>The status the server ended the stream with, once it sent no further messages.</summary>
     public async Task<StatusCode> ReadEnd()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var timeout = new CancellationTokenSource(s_readTimeout);
         try
         {
-            Assert.False(await _call.ResponseStream.MoveNext(timeout.Token), "expected the stream to end");
-            return _call.GetStatus().StatusCode;
+            Assert.False(await _stream.Call.ResponseStream.MoveNext(timeout.Token), "expected the stream to end");
+            return _stream.Call.GetStatus().StatusCode;
         }
         catch (RpcException e)
         {
@@ -145,17 +123,7 @@ internal sealed class EnvoyStream : IDisposable
         return d;
     }
 
-    public static Metadata SubsetHint(params string[] endpoints)
-    {
-        var list = new ListValue();
-        foreach (var e in endpoints)
-            list.Values.Add(Value.ForString(e));
-        var ns = new Struct();
-        ns.Fields["x-gateway-destination-endpoint-subset"] = Value.ForList(list.Values.ToArray());
-        var md = new Metadata();
-        md.FilterMetadata["envoy.lb.subset_hint"] = ns;
-        return md;
-    }
+    public static Metadata SubsetHint(params string[] endpoints) => EnvoyMessages.SubsetHint(endpoints);
 
-    public void Dispose() => _call.Dispose();
+    public void Dispose() => _stream.Dispose();
 }

@@ -284,7 +284,7 @@ public sealed class ExtProcStreamTests : IAsyncLifetime
             await s.Next();
             await s.ReadRequestBody();
         }
-        await WaitUntil(() => _epp.Host.Runtime.Stats.Running == 0);
+        await Wait.UntilAsync(() => _epp.Host.Runtime.Stats.Running == 0, "no request running");
         foreach (var e in _epp.Endpoints.Endpoints)
             Assert.Equal(0, e.State.InFlight);
     }
@@ -306,15 +306,5 @@ public sealed class ExtProcStreamTests : IAsyncLifetime
         var results = await Task.WhenAll(tasks);
         Assert.All(results, Assert.True);
         Assert.Equal(2000, _epp.Host.Runtime.Stats.Requests);
-    }
-
-    internal static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not reached within 10 s");
-            await Task.Delay(20);
-        }
     }
 }

@@ -100,22 +100,6 @@ public sealed class HealthAndTlsTests
     }
 
     [Fact]
-    public void StaticEndpoints_ParseListsFilesIPv6AndRejectGarbage()
-    {
-        var list = StaticEndpoints.Parse("10.0.0.1:8000, [fd00::1]:9000,10.0.0.1:8000", "default");
-        Assert.Equal(2, list.Count);
-        Assert.Equal("[fd00::1]:9000", list[1].HostPort);
-        Assert.Equal("fd00::1", list[1].Address);
-        var file = Path.GetTempFileName();
-        File.WriteAllText(file, "# fleet\n10.0.0.5:80\n10.0.0.6:80 # second\n");
-        Assert.Equal(["10.0.0.5:80", "10.0.0.6:80"], StaticEndpoints.Parse("@" + file, "default").Select(e => e.HostPort));
-        File.Delete(file);
-        Assert.Throws<FormatException>(() => StaticEndpoints.Parse("nohost", "d"));
-        Assert.Throws<FormatException>(() => StaticEndpoints.Parse("h:99999", "d"));
-        Assert.Throws<FormatException>(() => StaticEndpoints.Parse(" , ", "d"));
-    }
-
-    [Fact]
     public async Task Ipv6Endpoint_IsBracketedInDestination_ButNotOnGetPath()
     {
         await using var epp = await EppServer.StartAsync("[fd00::1]:8000");

@@ -29,13 +29,8 @@ public sealed class KubernetesHostTests
         h.Server.Upsert(FakeKubeApiServer.Pods("ns1"), Pod("other", "10.9.0.2", labels: new() { ["app"] = "other" }));
         h.Server.Upsert(FakeKubeApiServer.Pools("ns1"), Pool("pool1", new() { ["app"] = "vllm" }, [8000]));
         h.Server.Upsert(FakeKubeApiServer.Rewrites("ns1"), Rewrite("rw", "pool1", "2026-01-01T00:00:00Z", (["alias"], [("real-model", 1)])));
-        await ExtProcStreamTests.WaitUntil(() => host.Registry.Current.Count == 1);
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while ((await health.CheckAsync(new HealthCheckRequest())).Status != ServingStatus.Serving)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "health never turned SERVING");
-            await Task.Delay(50);
-        }
+        await Wait.UntilAsync(() => host.Registry.Current.Count == 1, "the pool's endpoint");
+        await Wait.UntilAsync(async () => (await health.CheckAsync(new HealthCheckRequest())).Status == ServingStatus.Serving, "health SERVING");
 
         using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{host.GrpcPort}");
         using var s = new EnvoyStream(new Envoy.Service.ExtProc.V3.ExternalProcessor.ExternalProcessorClient(channel).Process());
@@ -47,7 +42,7 @@ public sealed class KubernetesHostTests
         var body = Encoding.UTF8.GetString((await s.ReadRequestBody()).Body);
         if (body.Contains("alias"))
         {
-            await ExtProcStreamTests.WaitUntil(() => !host.Runtime.ModelRewrites().IsEmpty);
+            await Wait.UntilAsync(() => !host.Runtime.ModelRewrites().IsEmpty, "the rewrite rule");
             using var again = new EnvoyStream(new Envoy.Service.ExtProc.V3.ExternalProcessor.ExternalProcessorClient(channel).Process());
             await again.SendRequestHeaders(false, EnvoyStream.ChatHeaders("/v1/completions"));
             await again.SendRequestBody(Encoding.UTF8.GetBytes("{\"model\":\"alias\",\"prompt\":\"hi\"}"), 4);

@@ -38,18 +38,6 @@ public class MetricsPollerTests
         return poller;
     }
 
-    /// <summary>Waits for an eventual condition; fails only if it never happens (no timing assertion).</summary>
-    private static async Task WaitUntil(Func<bool> condition, string what, int timeoutSeconds = 20)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-                Assert.Fail($"timed out waiting for: {what}");
-            await Task.Delay(10);
-        }
-    }
-
     private static EndpointScrapeStatus Status(MetricsPoller poller, Endpoint endpoint) =>
         poller.TryGetStatus(endpoint.State, out var s) ? s : default;
 
@@ -65,13 +53,13 @@ public class MetricsPollerTests
         var logger = new TestLogger<MetricsPoller>();
         await using var poller = CreatePoller(registry, logger);
 
-        await WaitUntil(() => endpoint.State.Metrics.WaitingQueueSize == 1, "first scrape");
+        await Wait.UntilAsync(() => endpoint.State.Metrics.WaitingQueueSize == 1, "first scrape");
         var first = endpoint.State.Metrics;
         Assert.Equal((1, 0.25, 16, 1000, 2), (first.RunningRequestsSize, first.KvCacheUsagePercent, first.CacheBlockSize, first.CacheNumBlocks, first.MaxActiveModels));
         Assert.Equal(["a"], first.ActiveModels!);
 
         backend.Body = VllmBody(waiting: 5, running: 9, kv: 0.75);
-        await WaitUntil(() => endpoint.State.Metrics.WaitingQueueSize == 5, "second value");
+        await Wait.UntilAsync(() => endpoint.State.Metrics.WaitingQueueSize == 5, "second value");
         var second = endpoint.State.Metrics;
         Assert.Equal((9, 0.75), (second.RunningRequestsSize, second.KvCacheUsagePercent));
         Assert.True(second.UpdatedAt > first.UpdatedAt);
@@ -92,12 +80,12 @@ public class MetricsPollerTests
         var logger = new TestLogger<MetricsPoller>();
         await using var poller = CreatePoller(registry, logger);
 
-        await WaitUntil(() => endpoint.State.Metrics.IsFresh, "first scrape");
+        await Wait.UntilAsync(() => endpoint.State.Metrics.IsFresh, "first scrape");
         backend.Behaviour = FakeModelServer.Mode.Status500;
-        await WaitUntil(() => Status(poller, endpoint).ConsecutiveFailures >= 3, "three failed scrapes");
+        await Wait.UntilAsync(() => Status(poller, endpoint).ConsecutiveFailures >= 3, "three failed scrapes");
         var frozen = endpoint.State.Metrics;
         int requestsAtFrozen = backend.Requests;
-        await WaitUntil(() => backend.Requests >= requestsAtFrozen + 2, "two more failed scrapes");
+        await Wait.UntilAsync(() => backend.Requests >= requestsAtFrozen + 2, "two more failed scrapes");
 
         var after = endpoint.State.Metrics;
         Assert.Equal(frozen, after);               // values and UpdatedAt unchanged: the age grows
@@ -105,14 +93,14 @@ public class MetricsPollerTests
         var status = Status(poller, endpoint);
         Assert.True(status.Failing);
         // On a loaded machine a scrape may also time out; the 500 is what the next answered scrape reports.
-        await WaitUntil(() => Status(poller, endpoint).LastError?.Contains("HTTP 500", StringComparison.Ordinal) == true, "HTTP 500 reported");
+        await Wait.UntilAsync(() => Status(poller, endpoint).LastError?.Contains("HTTP 500", StringComparison.Ordinal) == true, "HTTP 500 reported");
         Assert.Equal(1, logger.Count(5001));       // one warning for the whole outage
 
         backend.Behaviour = FakeModelServer.Mode.Ok;
         backend.Body = VllmBody(waiting: 6);
-        await WaitUntil(() => endpoint.State.Metrics.WaitingQueueSize == 6, "recovery");
+        await Wait.UntilAsync(() => endpoint.State.Metrics.WaitingQueueSize == 6, "recovery");
         Assert.True(endpoint.State.Metrics.UpdatedAt > frozen.UpdatedAt);
-        await WaitUntil(() => logger.Count(5002) == 1, "recovery logged");
+        await Wait.UntilAsync(() => logger.Count(5002) == 1, "recovery logged");
         Assert.Equal(1, logger.Count(5001));
     }
 
@@ -130,11 +118,11 @@ public class MetricsPollerTests
         var logger = new TestLogger<MetricsPoller>();
         await using var poller = CreatePoller(registry, logger, o => o.RequestTimeout = TimeSpan.FromSeconds(5));
 
-        await WaitUntil(() => hanging.Requests >= 1, "the hanging server got a request");
+        await Wait.UntilAsync(() => hanging.Requests >= 1, "the hanging server got a request");
         long healthyScrapesAtHang = Status(poller, a).Scrapes;
         // A loop blocked by the hang would scrape nothing else for 5 s; a loaded machine still manages two in 4 s.
-        await WaitUntil(() => Status(poller, a).Scrapes >= healthyScrapesAtHang + 2, "the healthy endpoint kept being scraped while the other one hung", 4);
-        await WaitUntil(() => Status(poller, h).Failures >= 1, "the hang timed out");
+        await Wait.UntilAsync(() => Status(poller, a).Scrapes >= healthyScrapesAtHang + 2, "the healthy endpoint kept being scraped while the other one hung", TimeSpan.FromSeconds(4));
+        await Wait.UntilAsync(() => Status(poller, h).Failures >= 1, "the hang timed out");
 
         Assert.Contains("timed out", Status(poller, h).LastError);
         Assert.False(h.State.Metrics.IsFresh);
@@ -153,11 +141,11 @@ public class MetricsPollerTests
         var logger = new TestLogger<MetricsPoller>();
         await using var poller = CreatePoller(registry, logger);
 
-        await WaitUntil(() => endpoint.State.Metrics.IsFresh, "first scrape");
+        await Wait.UntilAsync(() => endpoint.State.Metrics.IsFresh, "first scrape");
         var before = endpoint.State.Metrics;
         backend.Body = VllmBody(waiting: 8);
         backend.Behaviour = FakeModelServer.Mode.CloseMidBody;
-        await WaitUntil(() => Status(poller, endpoint).ConsecutiveFailures >= 2, "failed scrapes");
+        await Wait.UntilAsync(() => Status(poller, endpoint).ConsecutiveFailures >= 2, "failed scrapes");
 
         Assert.Equal(before, endpoint.State.Metrics); // the first 200 bytes were never scanned
         Assert.True(Status(poller, endpoint).Failing);
@@ -177,7 +165,7 @@ public class MetricsPollerTests
         var logger = new TestLogger<MetricsPoller>();
         await using var poller = CreatePoller(registry, logger);
 
-        await WaitUntil(() => Status(poller, endpoint).Scrapes >= 3, "three scrapes");
+        await Wait.UntilAsync(() => Status(poller, endpoint).Scrapes >= 3, "three scrapes");
         var status = Status(poller, endpoint);
         Assert.False(status.Failing);
         Assert.False(status.LastReport.Updated);
@@ -202,11 +190,11 @@ public class MetricsPollerTests
         var logger = new TestLogger<MetricsPoller>();
         await using var poller = CreatePoller(registry, logger, o => o.MaxBodyBytes = 1024 * 1024);
 
-        await WaitUntil(() => Status(poller, d).Failures >= 1 && Status(poller, s).Failures >= 1, "both huge bodies rejected");
+        await Wait.UntilAsync(() => Status(poller, d).Failures >= 1 && Status(poller, s).Failures >= 1, "both huge bodies rejected");
         Assert.Contains("exceeds the 1048576-byte limit", Status(poller, d).LastError);
         Assert.Contains("52428800", Status(poller, d).LastError);
         Assert.Contains("exceeds the 1048576-byte limit", Status(poller, s).LastError);
-        await WaitUntil(() => a.State.Metrics.WaitingQueueSize == 7, "healthy endpoint scraped");
+        await Wait.UntilAsync(() => a.State.Metrics.WaitingQueueSize == 7, "healthy endpoint scraped");
         Assert.False(d.State.Metrics.IsFresh);
         Assert.False(s.State.Metrics.IsFresh);
     }
@@ -223,18 +211,18 @@ public class MetricsPollerTests
         registry.Publish([a]);
         var logger = new TestLogger<MetricsPoller>();
         await using var poller = CreatePoller(registry, logger);
-        await WaitUntil(() => a.State.Metrics.IsFresh, "pod-a scraped");
+        await Wait.UntilAsync(() => a.State.Metrics.IsFresh, "pod-a scraped");
         Assert.Equal(0, second.Requests);
 
         var b = EndpointFor(second.Port, "pod-b");
         registry.Publish([a, b]);
-        await WaitUntil(() => b.State.Metrics.WaitingQueueSize == 2, "new endpoint scraped");
+        await Wait.UntilAsync(() => b.State.Metrics.WaitingQueueSize == 2, "new endpoint scraped");
 
         registry.Publish([b]);
-        await WaitUntil(() => !poller.IsPolling(a.State), "pod-a no longer polled");
+        await Wait.UntilAsync(() => !poller.IsPolling(a.State), "pod-a no longer polled");
         int requestsAfterRemoval = first.Requests;
         int secondRequests = second.Requests;
-        await WaitUntil(() => second.Requests >= secondRequests + 5, "five more scrapes of pod-b");
+        await Wait.UntilAsync(() => second.Requests >= secondRequests + 5, "five more scrapes of pod-b");
         Assert.Equal(requestsAfterRemoval, first.Requests);
         Assert.False(poller.TryGetStatus(a.State, out _));
     }
@@ -254,7 +242,7 @@ public class MetricsPollerTests
         var logger = new TestLogger<MetricsPoller>();
         await using var poller = CreatePoller(registry, logger);
 
-        await WaitUntil(() => Status(poller, endpoint).Failures >= 3, "three failed attempts");
+        await Wait.UntilAsync(() => Status(poller, endpoint).Failures >= 3, "three failed attempts");
         Assert.Equal(default, endpoint.State.Metrics);
         Assert.False(endpoint.State.Metrics.IsFresh);
         Assert.Equal(1, logger.Count(5001));
@@ -282,7 +270,7 @@ public class MetricsPollerTests
         registry.Publish(endpoints);
         await using var poller = CreatePoller(registry, new TestLogger<MetricsPoller>());
         foreach (var e in endpoints)
-            await WaitUntil(() => e.State.Metrics.IsFresh, "scraped " + e.Name);
+            await Wait.UntilAsync(() => e.State.Metrics.IsFresh, "scraped " + e.Name);
         for (int i = 0; i < cases.Length; i++)
         {
             var m = endpoints[i].State.Metrics;
@@ -302,7 +290,7 @@ public class MetricsPollerTests
         var logger = new TestLogger<MetricsPoller>();
         await using var poller = CreatePoller(registry, logger);
 
-        await WaitUntil(() => endpoint.State.Metrics.IsFresh, "scraped");
+        await Wait.UntilAsync(() => endpoint.State.Metrics.IsFresh, "scraped");
         var m = endpoint.State.Metrics;
         Assert.Equal((5, 12, 1, 183320), (m.WaitingQueueSize, m.RunningRequestsSize, m.CacheBlockSize, m.CacheNumBlocks));
         Assert.True(Status(poller, endpoint).LastReport.Complete);
@@ -322,12 +310,12 @@ public class MetricsPollerTests
         var logger = new TestLogger<MetricsPoller>();
         await using (var verifying = CreatePoller(registry, logger, o => { o.Scheme = "https"; o.InsecureSkipVerify = false; }))
         {
-            await WaitUntil(() => Status(verifying, endpoint).Failures >= 1, "TLS verification failure");
+            await Wait.UntilAsync(() => Status(verifying, endpoint).Failures >= 1, "TLS verification failure");
             Assert.False(endpoint.State.Metrics.IsFresh);
         }
 
         await using var insecure = CreatePoller(registry, logger, o => { o.Scheme = "https"; o.InsecureSkipVerify = true; });
-        await WaitUntil(() => endpoint.State.Metrics.WaitingQueueSize == 9, "scraped over TLS");
+        await Wait.UntilAsync(() => endpoint.State.Metrics.WaitingQueueSize == 9, "scraped over TLS");
     }
 
     [Fact]
@@ -340,7 +328,7 @@ public class MetricsPollerTests
         var endpoint = EndpointFor(backend.Port, "pod-a");
         registry.Publish([endpoint]);
         var poller = CreatePoller(registry, new TestLogger<MetricsPoller>());
-        await WaitUntil(() => endpoint.State.Metrics.IsFresh, "scraped");
+        await Wait.UntilAsync(() => endpoint.State.Metrics.IsFresh, "scraped");
         await poller.DisposeAsync();
         Assert.Equal(0, poller.ActiveScrapes);
         int requests = backend.Requests;
@@ -349,7 +337,7 @@ public class MetricsPollerTests
         var probe = EndpointFor(backend.Port, "pod-probe");
         other.Publish([probe]);
         await using var second = CreatePoller(other, new TestLogger<MetricsPoller>());
-        await WaitUntil(() => Status(second, probe).Scrapes >= 5, "probe scrapes");
+        await Wait.UntilAsync(() => Status(second, probe).Scrapes >= 5, "probe scrapes");
         Assert.Equal(requests + (int)Status(second, probe).Scrapes, backend.Requests, tolerance: 1);
     }
 

@@ -79,17 +79,13 @@ public class PoolMetricsAggregatorTests
 
         endpoint.State.SetMetrics(Fresh(0.9, 3, 1, ageSeconds: 0) with { UpdatedAt = s_now.AddSeconds(5) });
         time.Advance(TimeSpan.FromSeconds(5));
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (aggregator.Current.AverageKvCacheUtilization != 0.9 && DateTime.UtcNow < deadline)
-            await Task.Delay(10);
+        await Wait.UntilAsync(() => aggregator.Current.AverageKvCacheUtilization == 0.9, "the aggregate follows the new metrics");
         Assert.Equal(0.9, aggregator.Current.AverageKvCacheUtilization);
         Assert.Equal(3, aggregator.Current.AverageQueueSize);
 
         // 3 s later without a scrape the endpoint is stale (> 2 s): ready drops, averages stay.
         time.Advance(TimeSpan.FromSeconds(5));
-        deadline = DateTime.UtcNow.AddSeconds(20);
-        while (aggregator.Current.ReadyEndpoints != 0 && DateTime.UtcNow < deadline)
-            await Task.Delay(10);
+        await Wait.UntilAsync(() => aggregator.Current.ReadyEndpoints == 0, "the stale endpoint leaves the ready count");
         Assert.Equal(0, aggregator.Current.ReadyEndpoints);
         Assert.Equal(0.9, aggregator.Current.AverageKvCacheUtilization);
 

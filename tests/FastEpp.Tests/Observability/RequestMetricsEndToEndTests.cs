@@ -43,8 +43,7 @@ public sealed class RequestMetricsEndToEndTests
 
             string port = target[(target.LastIndexOf(':') + 1)..];
             string pod = target.StartsWith("10.0.0.1", StringComparison.Ordinal) ? "static-0" : "static-1"; // static endpoints' pod names
-            for (int i = 0; i < 200 && Regex.IsMatch(epp.Host.RenderMetrics(), "running_requests\\{model_name=\"llama\"\\} 1$", RegexOptions.Multiline); i++)
-                await Task.Delay(10);
+            await Wait.UntilAsync(() => !Regex.IsMatch(epp.Host.RenderMetrics(), "running_requests\\{model_name=\"llama\"\\} 1$", RegexOptions.Multiline), "the running request is released");
 
             string text = epp.Host.RenderMetrics();
             Assert.Equal(1, Sample(text, "inference_objective_request_total{model_name=\"llama\",priority=\"0\",target_model_name=\"llama\"}"));
@@ -105,11 +104,7 @@ public sealed class RequestMetricsEndToEndTests
         await stream.ReadEnd();
 
         string text = "";
-        for (int i = 0; i < 200 && !text.Contains("request_error_total", StringComparison.Ordinal); i++)
-        {
-            text = epp.Host.RenderMetrics();
-            await Task.Delay(10);
-        }
+        await Wait.UntilAsync(() => (text = epp.Host.RenderMetrics()).Contains("request_error_total", StringComparison.Ordinal), "the error counter");
         Assert.Equal(1, Sample(text, "inference_objective_request_error_total{error_code=\"BadRequest\",model_name=\"\",target_model_name=\"\"}"));
         Assert.DoesNotContain("inference_objective_request_total", text);
         Assert.DoesNotContain("inference_objective_running_requests", text);

@@ -6,7 +6,7 @@ using static FastEpp.Tests.Scheduling.SchedulingTestData;
 
 namespace FastEpp.Tests.Scheduling;
 
-public class ConfiguredSchedulerTests
+public sealed class ConfiguredSchedulerTests
 {
     private static readonly string LongPrompt = string.Concat(Enumerable.Repeat("You are a helpful assistant. ", 40));
 
@@ -102,41 +102,6 @@ public class ConfiguredSchedulerTests
         Assert.Equal("failed to run scheduler profile 'default'", error);
     }
 
-    [Fact]
-    public void InFlightProducer_ChargesAndReleases()
-    {
-        var scheduler = SchedulerFactory.Create("""
-            plugins:
-            - type: token-load-scorer
-            """);
-        var producer = (InFlightLoadProducer)scheduler.Config!.PluginsByName["inflight-load-producer"];
-        var s = Uniform(2);
-        var req = Request("abcdefgh");
-        var result = new int[1];
-        Assert.Equal(1, scheduler.Schedule(req, s, All(s), result, out _));
-        scheduler.PreRequest(req, s, result);
-        long expected = InFlightLoadProducer.EstimateTokens(req);
-        Assert.Equal((1, expected), producer.Get(s.Endpoints[result[0]].State));
-
-        // The loaded endpoint now scores lower: the other one wins.
-        var next = Request("abcdefgh");
-        var result2 = new int[1];
-        scheduler.Schedule(next, s, All(s), result2, out _);
-        Assert.NotEqual(result[0], result2[0]);
-
-        scheduler.ResponseComplete(req, s.Endpoints[result[0]]);
-        scheduler.ResponseComplete(req, s.Endpoints[result[0]]); // idempotent
-        Assert.Equal((0, 0L), producer.Get(s.Endpoints[result[0]].State));
-    }
-
-    [Fact]
-    public void EstimateTokens_ReferenceFormula()
-    {
-        var req = new SchedulingRequest { RequestSize = 400 };
-        Assert.Equal(100 + 150, InFlightLoadProducer.EstimateTokens(req));
-        Assert.Equal(1 + 2, InFlightLoadProducer.EstimateTokens(new SchedulingRequest()));
-    }
-
     [Theory]
     [InlineData(8)]
     [InlineData(100)]
@@ -212,25 +177,5 @@ public class ConfiguredSchedulerTests
         var sb = new System.Text.StringBuilder();
         metrics.Write(sb);
         return sb.ToString();
-    }
-
-    [Fact]
-    public void DepartedEndpoints_RemovedFromPrefixIndex()
-    {
-        var scheduler = SchedulerFactory.Create(null);
-        var producer = (ApproxPrefixCacheProducer)scheduler.Config!.PluginsByName["approx-prefix-cache-producer"];
-        var s1 = Uniform(3);
-        var req = Request(LongPrompt);
-        var result = new int[1];
-        scheduler.Schedule(req, s1, All(s1), result, out _);
-        scheduler.PreRequest(req, s1, result);
-        WaitForPrefixRecords(scheduler);
-        Assert.Equal(1, producer.Index.EndpointCount);
-
-        var survivors = s1.Endpoints.Where((_, i) => i != result[0]).ToArray();
-        var s2 = new EndpointSnapshot(survivors, s1.Version + 1000);
-        scheduler.Schedule(Request(LongPrompt), s2, All(s2), result, out _);
-        SpinWait.SpinUntil(() => producer.Index.EndpointCount == 0, TimeSpan.FromSeconds(10));
-        Assert.Equal(0, producer.Index.EndpointCount);
     }
 }

@@ -7,7 +7,7 @@ using Endpoint = FastEpp.Endpoints.Endpoint;
 
 namespace FastEpp.Tests.Scheduling;
 
-/// <summary>Snapshots with given metrics, parsed requests and contexts for plugin tests.</summary>
+/// <summary>Snapshots with given metrics, parsed requests, contexts and plugin drivers for the scheduling and detector tests.</summary>
 internal static class SchedulingTestData
 {
     private static long s_version;
@@ -35,7 +35,7 @@ internal static class SchedulingTestData
         if (scheduler is not ConfiguredScheduler { Config: { } config })
             return;
         foreach (var producer in config.Plugins.OfType<FastEpp.Scheduling.Producers.ApproxPrefixCacheProducer>())
-            Assert.True(SpinWait.SpinUntil(() => producer.PendingRecords == 0, TimeSpan.FromSeconds(10)), "prefix records never drained");
+            Wait.Until(() => producer.PendingRecords == 0, "the prefix records drained into the index");
     }
 
     public static SchedulingRequest Request(string prompt, string model = "m", Dictionary<string, string>? headers = null)
@@ -72,5 +72,25 @@ internal static class SchedulingTestData
         var scores = new double[candidates.Length];
         scorer.Score(ctx, candidates, scores);
         return scores;
+    }
+
+    /// <summary>Runs a picker over uniform endpoints with the given total scores; returns the picked indices.</summary>
+    public static int[] Pick(IPicker picker, double[] totals, int resultLength = 8)
+    {
+        var s = Uniform(totals.Length);
+        var ctx = Context(s);
+        var cands = All(s);
+        var t = (double[])totals.Clone();
+        var result = new int[resultLength];
+        int n = picker.Pick(ctx, cands, t, result);
+        return result[..n];
+    }
+
+    /// <summary>Runs a filter over a copy of the candidates (all endpoints by default); returns the survivors.</summary>
+    public static int[] Filter(IFilter filter, SchedulingContext ctx, int[]? candidates = null)
+    {
+        var c = (int[])(candidates ?? All(ctx.Snapshot)).Clone();
+        int n = filter.Filter(ctx, c);
+        return c[..n];
     }
 }
