@@ -1,5 +1,5 @@
 using FastEpp.Endpoints;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling.Producers;
 using static FastEpp.Tests.Scheduling.SchedulingTestData;
 

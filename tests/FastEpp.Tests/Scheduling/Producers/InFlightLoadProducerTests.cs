@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling;
 using FastEpp.Scheduling.Producers;
 using static FastEpp.Tests.Scheduling.SchedulingTestData;
