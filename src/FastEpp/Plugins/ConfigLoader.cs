@@ -226,7 +226,7 @@ internal static class ConfigLoader
         bool consumesPrefix = plugins.Exists(p => p is Scheduling.Scorers.PrefixCacheScorer or Scheduling.Filters.PrefixCacheAffinityFilter or Scheduling.Scorers.LatencyScorer);
         if (consumesPrefix && !plugins.Exists(p => p.TypeName == PluginTypes.ApproxPrefixCacheProducer))
             RegisterDefault(PluginTypes.ApproxPrefixCacheProducer);
-        bool consumesInFlight = plugins.Exists(p => p is Scheduling.Scorers.TokenLoadScorer or Scheduling.Detectors.ConcurrencyDetector);
+        bool consumesInFlight = plugins.Exists(p => p is Scheduling.Scorers.TokenLoadScorer or Admission.Detectors.ConcurrencyDetector);
         if (consumesInFlight && !plugins.Exists(p => p.TypeName == PluginTypes.InFlightLoadProducer))
             RegisterDefault(PluginTypes.InFlightLoadProducer);
 

@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
+using FastEpp.Admission.Detectors;
 using FastEpp.Scheduling;
-using FastEpp.Scheduling.Detectors;
 using FastEpp.Scheduling.Filters;
 using FastEpp.Scheduling.Pickers;
 using FastEpp.Scheduling.Producers;

@@ -3,6 +3,7 @@ using Envoy.Config.Core.V3;
 using Envoy.Service.ExtProc.V3;
 using FastEpp.Endpoints;
 using FastEpp.ExtProc;
+using FastEpp.Requests;
 using FastEpp.Scheduling;
 using Google.Protobuf;
 
@@ -16,7 +17,7 @@ public sealed class StreamHandlerTests
         var registry = new EndpointRegistry();
         var endpoint = new Endpoint("ns/a-rank-0", "a", "10.0.0.1", 8000, 8000);
         registry.Publish([endpoint]);
-        return (new StreamHandler(new ExtProcRuntime { Registry = registry, Scheduler = new RandomScheduler() }), registry.Current.Endpoints[0]);
+        return (new StreamHandler(new RequestServices { Registry = registry, Scheduler = new RandomScheduler() }), registry.Current.Endpoints[0]);
     }
 
     private static ProcessingRequest Headers(params (string, string)[] h) =>

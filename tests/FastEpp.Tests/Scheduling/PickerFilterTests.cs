@@ -1,6 +1,6 @@
+using FastEpp.Admission.Detectors;
 using FastEpp.Endpoints;
 using FastEpp.Scheduling;
-using FastEpp.Scheduling.Detectors;
 using FastEpp.Scheduling.Filters;
 using FastEpp.Scheduling.Pickers;
 using Microsoft.Extensions.Time.Testing;

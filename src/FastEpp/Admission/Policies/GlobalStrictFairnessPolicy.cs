@@ -1,0 +1,22 @@
+using FastEpp.Plugins;
+
+namespace FastEpp.Admission.Policies;
+
+/// <summary><c>global-strict-fairness-policy</c> (the default): the best head across all flows, as if the band were one queue.</summary>
+internal sealed class GlobalStrictFairnessPolicy(string name) : IFairnessPolicy
+{
+    public static readonly GlobalStrictFairnessPolicy Default = new(PluginTypes.GlobalStrictFairnessPolicy);
+
+    public string TypeName => PluginTypes.GlobalStrictFairnessPolicy;
+
+    public string Name { get; } = name;
+
+    public FlowTicket? PickNext(PriorityBand band)
+    {
+        FlowTicket? best = null;
+        foreach (var flow in band.Flows.Values)
+            if (flow.Min is { } head && (best is null || FlowTicket.Order.Compare(head, best) < 0))
+                best = head;
+        return best;
+    }
+}
