@@ -3,7 +3,7 @@ using System.Text;
 using BenchmarkDotNet.Attributes;
 using FastEpp.Body;
 using FastEpp.Endpoints;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling;
 using Endpoint = FastEpp.Endpoints.Endpoint;
 

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using FastEpp.Admission.Policies;
 using FastEpp.Endpoints;
 using FastEpp.Observability;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Requests;
 using FastEpp.Scheduling;
 
@@ -89,11 +89,9 @@ internal sealed class AdmissionControl
             return new AdmissionControl(config.SaturationDetector, null);
 
         var spec = config.FlowControl ?? new FlowControlSpec();
-        var policies = FlowPolicies.From(config.Plugins);
         IUsageLimitPolicy usageLimit = StaticUsageLimitPolicy.Default;
         foreach (IPlugin plugin in config.Plugins) // config order: the first matching usage-limit policy
-            if (policies.TryGetValue(plugin.Name, out var policy) && policy is IUsageLimitPolicy limit
-                && (spec.UsageLimitPolicyPluginRef.Length == 0 || plugin.Name == spec.UsageLimitPolicyPluginRef))
+            if (plugin is IUsageLimitPolicy limit && (spec.UsageLimitPolicyPluginRef.Length == 0 || plugin.Name == spec.UsageLimitPolicyPluginRef))
             {
                 usageLimit = limit;
                 break;
@@ -102,7 +100,7 @@ internal sealed class AdmissionControl
         logger.LogInformation("Flow control on: usage ceiling {Ceiling}, max bytes {MaxBytes}, max requests {MaxRequests}, TTL {Ttl}",
             usageLimit.Ceiling(0), spec.MaxBytes, spec.MaxRequests, spec.DefaultRequestTtl);
         var queue = new FlowController(spec, saturation.Current, usageLimit,
-            name => policies.TryGetValue(name, out var p) ? p : null, metrics: metrics, poolName: poolName);
+            name => config.PluginsByName.TryGetValue(name, out var p) ? p : null, metrics: metrics, poolName: poolName);
         return new AdmissionControl(null, queue);
     }
 }

@@ -1,6 +1,6 @@
 using FastEpp.Admission.Policies;
 using FastEpp.Observability;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling;
 
 namespace FastEpp.Admission;

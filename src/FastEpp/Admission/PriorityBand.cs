@@ -1,5 +1,5 @@
 using FastEpp.Admission.Policies;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Admission;
 

@@ -5,7 +5,8 @@ using FastEpp.Endpoints;
 using FastEpp.ExtProc;
 using FastEpp.Kubernetes;
 using FastEpp.Metrics;
-using FastEpp.Plugins;
+using FastEpp.Metrics.DataSources;
+using FastEpp.Configuration;
 using FastEpp.Requests;
 using FastEpp.Scheduling;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -135,11 +136,7 @@ internal sealed class EppHost : IAsyncDisposable
         };
         if (config is not null)
         {
-            var prefixIndexes = new List<Prefix.PrefixIndex>();
-            foreach (var plugin in config.Plugins)
-                if (plugin is Scheduling.Producers.ApproxPrefixCacheProducer prefix)
-                    prefixIndexes.Add(prefix.Index);
-            _prefixIndexes = [.. prefixIndexes];
+            _prefixIndexes = config.PrefixIndexes;
             if (_prefixIndexes.Length > 0)
                 Metrics.PrefixIndexSize = () =>
                 {
@@ -153,10 +150,7 @@ internal sealed class EppHost : IAsyncDisposable
         // Model-server metrics: one polling loop, plus the pool gauges.
         // The metrics-data-source parameters win over the deprecated flags, which win over defaults; with the
         // enableLegacyMetrics gate the dataLayer section is ignored and only the flags apply (spec §4.7).
-        MetricsSourceSettings? source = null;
-        if (config is { LegacyMetrics: false })
-            foreach (DataSourceBinding binding in config.DataSources)
-                if (binding.Source.MetricsSource is { } ms) { source = ms; break; }
+        MetricsSourceSettings? source = config is { LegacyMetrics: false } ? config.MetricsSource : null;
         var pollerOptions = new MetricsPollerOptions { RefreshInterval = Options.RefreshMetricsInterval };
         pollerOptions.ApplyDataSource(
             source is { SchemeSet: true } ? source.Scheme : null,

@@ -1,6 +1,6 @@
 using FastEpp.Endpoints;
 using Endpoint = FastEpp.Endpoints.Endpoint;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using System.Diagnostics;
 using FastEpp.Observability;
 

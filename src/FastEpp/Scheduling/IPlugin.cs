@@ -1,7 +1,7 @@
 namespace FastEpp.Scheduling;
 
 /// <summary>
-/// Every configured plugin: its kebab-case type (one of <see cref="Plugins.PluginTypes"/>) and its
+/// Every configured plugin: its kebab-case type (one of <see cref="Configuration.PluginTypes"/>) and its
 /// configured name (defaults to the type). Extension-point contracts below extend it; a plugin may
 /// implement several (the reference's utilization-detector is a Filter and a saturation detector).
 /// </summary>

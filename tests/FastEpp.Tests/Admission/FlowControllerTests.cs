@@ -1,6 +1,6 @@
 using FastEpp.Admission;
 using FastEpp.Admission.Policies;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling;
 using Microsoft.Extensions.Time.Testing;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Envoy.Service.ExtProc.V3;
 using FastEpp.Hosting;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling.Producers;
 using FastEpp.Tests.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;

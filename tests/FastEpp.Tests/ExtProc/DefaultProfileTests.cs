@@ -1,8 +1,8 @@
 using Envoy.Service.ExtProc.V3;
 using FastEpp.Endpoints;
 using FastEpp.ExtProc;
+using FastEpp.Configuration;
 using FastEpp.Requests;
-using FastEpp.Plugins;
 using Google.Protobuf;
 
 namespace FastEpp.Tests.ExtProc;

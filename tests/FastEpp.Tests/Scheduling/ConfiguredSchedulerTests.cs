@@ -1,5 +1,5 @@
 using FastEpp.Endpoints;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling;
 using FastEpp.Scheduling.Producers;
 using static FastEpp.Tests.Scheduling.SchedulingTestData;
@@ -90,7 +90,7 @@ public class ConfiguredSchedulerTests
         var headers = new Dictionary<string, string> { ["test-epp-endpoint-selection"] = "10.0.0.2" };
         Assert.Equal(1, scheduler.Schedule(EmptyRequest(headers), s, All(s), result, out error));
         Assert.Equal(1, result[0]);
-        Assert.True(scheduler.Config!.HasPluginOfType(PluginTypes.DestinationEndpointServedVerifier));
+        Assert.True(scheduler.Config!.HasPluginOfType("destination-endpoint-served-verifier"));
     }
 
     [Fact]

@@ -1,5 +1,5 @@
 using FastEpp.Endpoints;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling;
 
 namespace FastEpp.Admission.Detectors;
@@ -25,7 +25,27 @@ internal sealed class ConcurrencyDetector : ISaturationDetector, IFilter
         Headroom = headroom;
     }
 
-    public string TypeName => PluginTypes.ConcurrencyDetector;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("concurrency-detector", Create);
+
+    public string TypeName => Type.Name;
+
+    private static ConcurrencyDetector Create(string name, PluginParameters p, PluginContext c)
+    {
+        long max = p.GetLong("maxConcurrency", 100);
+        long maxTokens = p.GetLong("maxTokenConcurrency", 1_000_000);
+        string mode = p.GetString("concurrencyMode", "requests");
+        double headroom = p.GetDouble("headroom", 0);
+        if (max <= 0)
+            throw new ConfigException($"maxConcurrency must be > 0, got {max}");
+        if (maxTokens <= 0)
+            throw new ConfigException($"maxTokenConcurrency must be > 0, got {maxTokens}");
+        if (mode is not ("requests" or "tokens"))
+            throw new ConfigException($"concurrencyMode must be 'requests' or 'tokens', got '{mode}'");
+        if (headroom < 0)
+            throw new ConfigException($"headroom must be >= 0, got {headroom}");
+        return new ConcurrencyDetector(name, max, maxTokens, mode == "tokens", headroom);
+    }
 
     public string Name { get; }
 

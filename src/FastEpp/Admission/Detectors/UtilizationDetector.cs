@@ -1,5 +1,5 @@
 using FastEpp.Endpoints;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling;
 
 namespace FastEpp.Admission.Detectors;
@@ -26,7 +26,27 @@ internal sealed class UtilizationDetector : ISaturationDetector, IFilter
         _time = time ?? TimeProvider.System;
     }
 
-    public string TypeName => PluginTypes.UtilizationDetector;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("utilization-detector", Create);
+
+    public string TypeName => Type.Name;
+
+    private static UtilizationDetector Create(string name, PluginParameters p, PluginContext c)
+    {
+        int queue = p.GetInt("queueDepthThreshold", 5);
+        double kv = p.GetDouble("kvCacheUtilThreshold", 0.8);
+        TimeSpan staleness = p.GetDuration("metricsStalenessThreshold", TimeSpan.FromMilliseconds(200));
+        double headroom = p.GetDouble("headroom", 0);
+        if (queue <= 0)
+            throw new ConfigException($"queueDepthThreshold must be > 0, got {queue}");
+        if (kv is <= 0 or > 1)
+            throw new ConfigException($"kvCacheUtilThreshold must be in (0, 1], got {kv}");
+        if (staleness <= TimeSpan.Zero)
+            throw new ConfigException($"metricsStalenessThreshold must be > 0, got {staleness}");
+        if (headroom < 0)
+            throw new ConfigException($"headroom must be >= 0, got {headroom}");
+        return new UtilizationDetector(name, queue, kv, staleness, headroom, c.Time);
+    }
 
     public string Name { get; }
 

@@ -1,13 +1,16 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Admission.Policies;
 
 /// <summary><c>global-strict-fairness-policy</c> (the default): the best head across all flows, as if the band were one queue.</summary>
 internal sealed class GlobalStrictFairnessPolicy(string name) : IFairnessPolicy
 {
-    public static readonly GlobalStrictFairnessPolicy Default = new(PluginTypes.GlobalStrictFairnessPolicy);
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one.</summary>
+    public static readonly PluginType Type = new("global-strict-fairness-policy", static (name, p, c) => new GlobalStrictFairnessPolicy(name));
 
-    public string TypeName => PluginTypes.GlobalStrictFairnessPolicy;
+    public static readonly GlobalStrictFairnessPolicy Default = new(Type.Name);
+
+    public string TypeName => Type.Name;
 
     public string Name { get; } = name;
 

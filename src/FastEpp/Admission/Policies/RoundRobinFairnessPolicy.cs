@@ -1,11 +1,14 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Admission.Policies;
 
 /// <summary><c>round-robin-fairness-policy</c>: flows take turns, in fairness-id order, one request per turn.</summary>
 internal sealed class RoundRobinFairnessPolicy(string name) : IFairnessPolicy
 {
-    public string TypeName => PluginTypes.RoundRobinFairnessPolicy;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one.</summary>
+    public static readonly PluginType Type = new("round-robin-fairness-policy", static (name, p, c) => new RoundRobinFairnessPolicy(name));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; } = name;
 

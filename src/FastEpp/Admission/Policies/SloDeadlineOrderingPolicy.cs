@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Admission.Policies;
 
@@ -8,7 +8,10 @@ namespace FastEpp.Admission.Policies;
 /// </summary>
 internal sealed class SloDeadlineOrderingPolicy(string name) : IOrderingPolicy
 {
-    public string TypeName => PluginTypes.SloDeadlineOrderingPolicy;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one.</summary>
+    public static readonly PluginType Type = new("slo-deadline-ordering-policy", static (name, p, c) => new SloDeadlineOrderingPolicy(name));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; } = name;
 

@@ -1,6 +1,6 @@
 using FastEpp.Endpoints;
 using Endpoint = FastEpp.Endpoints.Endpoint;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Filters;
 
@@ -16,7 +16,10 @@ internal sealed class HeaderBasedTestingFilter : IFilter
 
     public HeaderBasedTestingFilter(string name) => Name = name;
 
-    public string TypeName => PluginTypes.HeaderBasedTestingFilter;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("header-based-testing-filter", static (n, _, _) => new HeaderBasedTestingFilter(n));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Filters;
 
@@ -24,7 +24,24 @@ internal sealed class PrefixCacheAffinityFilter : IFilter
         _random = random ?? Random.Shared;
     }
 
-    public string TypeName => PluginTypes.PrefixCacheAffinityFilter;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("prefix-cache-affinity-filter", Create);
+
+    public string TypeName => Type.Name;
+
+    private static PrefixCacheAffinityFilter Create(string name, PluginParameters p, PluginContext c)
+    {
+        double threshold = p.GetDouble("affinityThreshold", 0.80);
+        double exploration = p.GetDouble("explorationProbability", 0.01);
+        double penalty = p.GetDouble("maxTTFTPenaltyMs", 5000);
+        if (threshold > 1)
+            throw new ConfigException($"affinityThreshold must be <= 1, got {threshold}");
+        if (exploration is < 0 or > 1)
+            throw new ConfigException($"explorationProbability must be in [0, 1], got {exploration}");
+        if (penalty < 0)
+            throw new ConfigException($"maxTTFTPenaltyMs must be >= 0, got {penalty}");
+        return new PrefixCacheAffinityFilter(name, threshold, exploration, penalty, c.Random);
+    }
 
     public string Name { get; }
 

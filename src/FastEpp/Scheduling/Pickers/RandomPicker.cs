@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Pickers;
 
@@ -17,7 +17,10 @@ internal sealed class RandomPicker : IPicker
         _random = random ?? Random.Shared;
     }
 
-    public string TypeName => PluginTypes.RandomPicker;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("random-picker", static (n, p, c) => new RandomPicker(n, p.GetInt("maxNumOfEndpoints", 1), c.Random));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Pickers;
 
@@ -19,7 +19,10 @@ internal sealed class WeightedRandomPicker : IPicker
         _random = random ?? Random.Shared;
     }
 
-    public string TypeName => PluginTypes.WeightedRandomPicker;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("weighted-random-picker", static (n, p, c) => new WeightedRandomPicker(n, p.GetInt("maxNumOfEndpoints", 1), c.Random));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

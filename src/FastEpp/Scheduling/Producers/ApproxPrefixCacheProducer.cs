@@ -1,7 +1,7 @@
 using System.Text;
 using FastEpp.Body;
 using FastEpp.Endpoints;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Prefix;
 using Microsoft.Extensions.ObjectPool;
 
@@ -35,7 +35,27 @@ internal sealed class ApproxPrefixCacheProducer : IDataProducer, IPreRequest
         Index = index ?? new PrefixIndex();
     }
 
-    public string TypeName => PluginTypes.ApproxPrefixCacheProducer;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("approx-prefix-cache-producer", Create);
+
+    public string TypeName => Type.Name;
+
+    private static ApproxPrefixCacheProducer Create(string name, PluginParameters p, PluginContext c)
+    {
+        bool autoTune = p.GetBool("autoTune", true);
+        int blockSizeTokens = p.GetInt("blockSizeTokens", PrefixCacheParameters.DefaultBlockSizeTokens);
+        int blockSize = p.GetInt("blockSize", 0);
+        int maxBlocks = p.GetInt("maxPrefixBlocksToMatch", PrefixCacheParameters.DefaultMaxPrefixBlocksToMatch);
+        int maxTokens = p.GetInt("maxPrefixTokensToMatch", 0);
+        p.GetInt("lruCapacityPerServer", PrefixCacheParameters.DefaultLruCapacityPerServer);
+        if (blockSize > 0 && blockSizeTokens <= 0)
+            throw new ConfigException("BlockSize is deprecated, use BlockSizeTokens instead");
+        if (!autoTune && blockSizeTokens <= 0)
+            throw new ConfigException("BlockSizeTokens must be > 0 when AutoTune is disabled");
+        if (maxTokens < 0)
+            throw new ConfigException("MaxPrefixTokensToMatch must be >= 0");
+        return new ApproxPrefixCacheProducer(name, autoTune, blockSizeTokens, maxBlocks, maxTokens) { Metrics = c.Metrics };
+    }
 
     public string Name { get; }
 

@@ -1,5 +1,5 @@
 using FastEpp.Endpoints;
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Producers;
 
@@ -20,7 +20,10 @@ internal sealed class InFlightLoadProducer : IDataProducer, IPreRequest, IRespon
 
     public InFlightLoadProducer(string name) => Name = name;
 
-    public string TypeName => PluginTypes.InFlightLoadProducer;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("inflight-load-producer", static (n, _, _) => new InFlightLoadProducer(n));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

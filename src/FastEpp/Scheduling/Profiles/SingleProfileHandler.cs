@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Profiles;
 
@@ -13,7 +13,10 @@ internal sealed class SingleProfileHandler : IProfileHandler
 
     public SingleProfileHandler(string name) => Name = name;
 
-    public string TypeName => PluginTypes.SingleProfileHandler;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("single-profile-handler", static (n, _, _) => new SingleProfileHandler(n));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

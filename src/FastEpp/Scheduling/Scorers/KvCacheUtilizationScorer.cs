@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Scorers;
 
@@ -7,7 +7,10 @@ internal sealed class KvCacheUtilizationScorer : IScorer
 {
     public KvCacheUtilizationScorer(string name) => Name = name;
 
-    public string TypeName => PluginTypes.KvCacheUtilizationScorer;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("kv-cache-utilization-scorer", static (n, _, _) => new KvCacheUtilizationScorer(n));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Scorers;
 
@@ -33,7 +33,21 @@ internal sealed class LatencyScorer : IScorer
         }
     }
 
-    public string TypeName => PluginTypes.LatencyScorer;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("latency-scorer", Create);
+
+    public string TypeName => Type.Name;
+
+    private static LatencyScorer Create(string name, PluginParameters p, PluginContext c)
+    {
+        p.GetDouble("ttftWeight", 0.8);
+        p.GetDouble("tpotWeight", 0.2);
+        string strategy = p.GetString("headroomSelectionStrategy", "least");
+        if (strategy is not ("least" or "most"))
+            throw new ConfigException($"invalid headroomSelectionStrategy '{strategy}', must be 'least' or 'most'");
+        return new LatencyScorer(name, p.GetDouble("compositeKVWeight", 1), p.GetDouble("compositeQueueWeight", 1),
+            p.GetDouble("compositePrefixWeight", 1));
+    }
 
     public string Name { get; }
 

@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Scorers;
 
@@ -11,7 +11,10 @@ internal sealed class LoraAffinityScorer : IScorer
 {
     public LoraAffinityScorer(string name) => Name = name;
 
-    public string TypeName => PluginTypes.LoraAffinityScorer;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("lora-affinity-scorer", static (n, _, _) => new LoraAffinityScorer(n));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Scorers;
 
@@ -10,7 +10,10 @@ internal sealed class QueueScorer : IScorer
 {
     public QueueScorer(string name) => Name = name;
 
-    public string TypeName => PluginTypes.QueueScorer;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("queue-scorer", static (n, _, _) => new QueueScorer(n));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Scorers;
 
@@ -10,7 +10,10 @@ internal sealed class RunningRequestsSizeScorer : IScorer
 {
     public RunningRequestsSizeScorer(string name) => Name = name;
 
-    public string TypeName => PluginTypes.RunningRequestsSizeScorer;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("running-requests-size-scorer", static (n, _, _) => new RunningRequestsSizeScorer(n));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

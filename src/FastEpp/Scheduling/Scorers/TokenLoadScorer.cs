@@ -1,4 +1,4 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 
 namespace FastEpp.Scheduling.Scorers;
 
@@ -17,7 +17,10 @@ internal sealed class TokenLoadScorer : IScorer
         QueueThresholdTokens = queueThresholdTokens <= 0 ? DefaultQueueThresholdTokens : queueThresholdTokens;
     }
 
-    public string TypeName => PluginTypes.TokenLoadScorer;
+    /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
+    public static readonly PluginType Type = new("token-load-scorer", static (n, p, _) => new TokenLoadScorer(n, p.GetLong("queueThresholdTokens", DefaultQueueThresholdTokens)));
+
+    public string TypeName => Type.Name;
 
     public string Name { get; }
 

@@ -1,6 +1,6 @@
 using YamlDotNet.RepresentationModel;
 
-namespace FastEpp.Plugins;
+namespace FastEpp.Configuration;
 
 /// <summary>
 /// The decoded <c>EndpointPickerConfig</c> (spec scheduling.md §1.3), mutable while the loader defaults it.

@@ -1,6 +1,15 @@
+using FastEpp.Metrics.DataSources;
+using FastEpp.Parsers;
 using FastEpp.Scheduling;
+using FastEpp.Admission.Detectors;
+using FastEpp.Admission.Policies;
+using FastEpp.Scheduling.Filters;
+using FastEpp.Scheduling.Pickers;
+using FastEpp.Scheduling.Producers;
+using FastEpp.Scheduling.Profiles;
+using FastEpp.Scheduling.Scorers;
 
-namespace FastEpp.Plugins;
+namespace FastEpp.Configuration;
 
 /// <summary>
 /// The loading pipeline of spec scheduling.md §1.4, in the reference's order and with its texts:
@@ -86,12 +95,12 @@ internal static class ConfigLoader
                 throw new ConfigException($"plugin '{spec.Name}' is missing a type");
             if (byName.ContainsKey(spec.Name))
                 throw new ConfigException($"duplicate plugin name '{spec.Name}'");
-            if (!PluginRegistry.TryGet(spec.Type, out PluginFactory? factory))
+            if (!PluginRegistry.TryGet(spec.Type, out PluginType? type))
                 throw new ConfigException($"plugin type '{spec.Type}' is not registered");
             IPlugin plugin;
             try
             {
-                plugin = factory!(spec.Name, new PluginParameters(spec.Parameters), context);
+                plugin = type!.Create(spec.Name, new PluginParameters(spec.Parameters), context);
             }
             catch (ConfigException ex)
             {
@@ -101,13 +110,12 @@ internal static class ConfigLoader
             byName[spec.Name] = plugin;
         }
 
-        IPlugin RegisterDefault(string type)
+        IPlugin RegisterDefault(PluginType type)
         {
-            PluginRegistry.TryGet(type, out PluginFactory? factory);
-            IPlugin plugin = factory!(type, PluginParameters.None, context);
+            IPlugin plugin = type.Create(type.Name, PluginParameters.None, context);
             plugins.Add(plugin);
-            byName[type] = plugin;
-            config.Plugins.Add(new PluginSpec { Name = type, Type = type });
+            byName[type.Name] = plugin;
+            config.Plugins.Add(new PluginSpec { Name = type.Name, Type = type.Name });
             return plugin;
         }
 
@@ -121,8 +129,8 @@ internal static class ConfigLoader
             config.SchedulingProfiles.Add(profile);
         }
         if (config.SchedulingProfiles.Count == 1 && !plugins.Exists(p => p is IProfileHandler))
-            RegisterDefault(PluginTypes.SingleProfileHandler);
-        IPlugin defaultPicker = plugins.Find(p => p is IPicker) ?? RegisterDefault(PluginTypes.MaxScorePicker);
+            RegisterDefault(SingleProfileHandler.Type);
+        IPlugin defaultPicker = plugins.Find(p => p is IPicker) ?? RegisterDefault(MaxScorePicker.Type);
         foreach (ProfileSpec profile in config.SchedulingProfiles)
         {
             bool hasPicker = false;
@@ -140,33 +148,32 @@ internal static class ConfigLoader
         }
 
         // 7b. Flow-control policies (by name, always).
-        foreach (string type in (string[])[PluginTypes.FcfsOrderingPolicy, PluginTypes.GlobalStrictFairnessPolicy, PluginTypes.StaticUsageLimitPolicy])
-            if (!byName.ContainsKey(type))
+        foreach (PluginType type in (PluginType[])[FcfsOrderingPolicy.Type, GlobalStrictFairnessPolicy.Type, StaticUsageLimitPolicy.Type])
+            if (!byName.ContainsKey(type.Name))
                 RegisterDefault(type);
 
         // 7c. Parser.
-        config.ParserRef ??= PluginTypes.OpenAiParser;
-        if (config.ParserRef.Length == 0)
-            config.ParserRef = PluginTypes.OpenAiParser;
-        if (!byName.ContainsKey(config.ParserRef) && !byName.ContainsKey(PluginTypes.OpenAiParser))
-            RegisterDefault(PluginTypes.OpenAiParser);
+        if (string.IsNullOrEmpty(config.ParserRef))
+            config.ParserRef = OpenAiParser.Type.Name;
+        if (!byName.ContainsKey(config.ParserRef) && !byName.ContainsKey(OpenAiParser.Type.Name))
+            RegisterDefault(OpenAiParser.Type);
 
         // 7d. Saturation detector.
         if (string.IsNullOrEmpty(config.SaturationDetectorRef))
-            config.SaturationDetectorRef = PluginTypes.UtilizationDetector;
-        if (config.SaturationDetectorRef == PluginTypes.UtilizationDetector && !byName.ContainsKey(PluginTypes.UtilizationDetector))
-            RegisterDefault(PluginTypes.UtilizationDetector);
+            config.SaturationDetectorRef = UtilizationDetector.Type.Name;
+        if (config.SaturationDetectorRef == UtilizationDetector.Type.Name && !byName.ContainsKey(UtilizationDetector.Type.Name))
+            RegisterDefault(UtilizationDetector.Type);
 
         // 7e. Data layer.
         bool legacy = gates.Contains(GateEnableLegacyMetrics);
         if (!legacy && config.DataLayer is null)
         {
-            if (!byName.ContainsKey(PluginTypes.MetricsDataSource))
-                RegisterDefault(PluginTypes.MetricsDataSource);
-            if (!byName.ContainsKey(PluginTypes.CoreMetricsExtractor))
-                RegisterDefault(PluginTypes.CoreMetricsExtractor);
-            var source = new DataSourceSpec { PluginRef = PluginTypes.MetricsDataSource };
-            source.Extractors.Add(PluginTypes.CoreMetricsExtractor);
+            if (!byName.ContainsKey(MetricsDataSource.Type.Name))
+                RegisterDefault(MetricsDataSource.Type);
+            if (!byName.ContainsKey(CoreMetricsExtractor.Type.Name))
+                RegisterDefault(CoreMetricsExtractor.Type);
+            var source = new DataSourceSpec { PluginRef = MetricsDataSource.Type.Name };
+            source.Extractors.Add(CoreMetricsExtractor.Type.Name);
             config.DataLayer = [source];
         }
 
@@ -197,12 +204,12 @@ internal static class ConfigLoader
         {
             foreach (DataSourceSpec s in config.DataLayer!)
             {
-                if (!byName.TryGetValue(s.PluginRef, out IPlugin? sp) || sp is not ComponentPlugin { Kind: ComponentKind.DataSource } source)
+                if (!byName.TryGetValue(s.PluginRef, out IPlugin? sp) || sp is not IDataSource source)
                     throw new ConfigException($"the plugin {s.PluginRef} is not a fwkdl.DataSource");
-                var extractors = new List<ComponentPlugin>();
+                var extractors = new List<IDataExtractor>();
                 foreach (string e in s.Extractors)
                 {
-                    if (!byName.TryGetValue(e, out IPlugin? ep) || ep is not ComponentPlugin { Kind: ComponentKind.Extractor } extractor)
+                    if (!byName.TryGetValue(e, out IPlugin? ep) || ep is not IDataExtractor extractor)
                         throw new ConfigException($"the plugin {s.PluginRef} is not a fwkdl.Extractor");
                     extractors.Add(extractor);
                 }
@@ -217,18 +224,19 @@ internal static class ConfigLoader
             ValidateFlowControl(flow, byName);
         if (!byName.TryGetValue(config.ParserRef, out IPlugin? parserPlugin))
             throw new ConfigException("the configured parser is not loaded");
-        if (parserPlugin is not ComponentPlugin { Kind: ComponentKind.Parser } parser)
+        if (parserPlugin is not IRequestParser && parserPlugin.TypeName != UnsupportedPlugin.VllmGrpcParser.Name
+            && parserPlugin.TypeName != UnsupportedPlugin.PassthroughParser.Name)
             throw new ConfigException($"the configured parser '{config.ParserRef}' is not a parser plugin");
         if (byName[config.SaturationDetectorRef] is not ISaturationDetector detector)
             throw new ConfigException($"the plugin '{config.SaturationDetectorRef}' is not a saturation detector");
 
         // 13. Auto-create missing data producers (default producer per consumed key).
-        bool consumesPrefix = plugins.Exists(p => p is Scheduling.Scorers.PrefixCacheScorer or Scheduling.Filters.PrefixCacheAffinityFilter or Scheduling.Scorers.LatencyScorer);
-        if (consumesPrefix && !plugins.Exists(p => p.TypeName == PluginTypes.ApproxPrefixCacheProducer))
-            RegisterDefault(PluginTypes.ApproxPrefixCacheProducer);
-        bool consumesInFlight = plugins.Exists(p => p is Scheduling.Scorers.TokenLoadScorer or Admission.Detectors.ConcurrencyDetector);
-        if (consumesInFlight && !plugins.Exists(p => p.TypeName == PluginTypes.InFlightLoadProducer))
-            RegisterDefault(PluginTypes.InFlightLoadProducer);
+        bool consumesPrefix = plugins.Exists(p => p is PrefixCacheScorer or PrefixCacheAffinityFilter or LatencyScorer);
+        if (consumesPrefix && !plugins.Exists(p => p is ApproxPrefixCacheProducer))
+            RegisterDefault(ApproxPrefixCacheProducer.Type);
+        bool consumesInFlight = plugins.Exists(p => p is TokenLoadScorer or ConcurrencyDetector);
+        if (consumesInFlight && !plugins.Exists(p => p is InFlightLoadProducer))
+            RegisterDefault(InFlightLoadProducer.Type);
 
         return new LoadedConfig
         {
@@ -237,7 +245,7 @@ internal static class ConfigLoader
             PluginsByName = byName,
             FeatureGates = gates,
             SaturationDetector = detector,
-            Parser = parser,
+            Parser = parserPlugin as IRequestParser,
             DataSources = sources,
         };
     }
@@ -260,8 +268,8 @@ internal static class ConfigLoader
             throw new ConfigException("flowControl: maxBytes and maxRequests must not be negative");
         if (flow.DefaultRequestTtl < TimeSpan.Zero)
             throw new ConfigException("flowControl: defaultRequestTTL must not be negative");
-        string usage = flow.UsageLimitPolicyPluginRef.Length == 0 ? PluginTypes.StaticUsageLimitPolicy : flow.UsageLimitPolicyPluginRef;
-        CheckPolicy(byName, usage, ComponentKind.UsageLimitPolicy, "usage limit policy");
+        string usage = flow.UsageLimitPolicyPluginRef.Length == 0 ? StaticUsageLimitPolicy.Type.Name : flow.UsageLimitPolicyPluginRef;
+        CheckPolicy<IUsageLimitPolicy>(byName, usage, "usage limit policy");
         var priorities = new HashSet<int>();
         var bands = new List<PriorityBandSpec>(flow.PriorityBands);
         if (flow.DefaultPriorityBand is { } d)
@@ -273,18 +281,18 @@ internal static class ConfigLoader
         {
             if (band.MaxBytes < 0 || band.MaxRequests < 0)
                 throw new ConfigException($"flowControl: priority band {band.Priority}: maxBytes and maxRequests must not be negative");
-            CheckPolicy(byName, band.FairnessPolicyRef.Length == 0 ? PluginTypes.GlobalStrictFairnessPolicy : band.FairnessPolicyRef,
-                ComponentKind.FairnessPolicy, "fairness policy");
-            CheckPolicy(byName, band.OrderingPolicyRef.Length == 0 ? PluginTypes.FcfsOrderingPolicy : band.OrderingPolicyRef,
-                ComponentKind.OrderingPolicy, "ordering policy");
+            CheckPolicy<IFairnessPolicy>(byName, band.FairnessPolicyRef.Length == 0 ? GlobalStrictFairnessPolicy.Type.Name : band.FairnessPolicyRef,
+                "fairness policy");
+            CheckPolicy<IOrderingPolicy>(byName, band.OrderingPolicyRef.Length == 0 ? FcfsOrderingPolicy.Type.Name : band.OrderingPolicyRef,
+                "ordering policy");
         }
     }
 
-    private static void CheckPolicy(Dictionary<string, IPlugin> byName, string name, ComponentKind kind, string what)
+    private static void CheckPolicy<TPolicy>(Dictionary<string, IPlugin> byName, string name, string what) where TPolicy : IPlugin
     {
         if (!byName.TryGetValue(name, out IPlugin? p))
             throw new ConfigException($"flowControl: {what} plugin '{name}' not found");
-        if (p is not ComponentPlugin c || c.Kind != kind)
+        if (p is not TPolicy)
             throw new ConfigException($"flowControl: plugin '{name}' is not a {what}");
     }
 }

@@ -2,7 +2,7 @@ using System.Globalization;
 using FastEpp.Hosting;
 using YamlDotNet.RepresentationModel;
 
-namespace FastEpp.Plugins;
+namespace FastEpp.Configuration;
 
 /// <summary>
 /// A plugin's <c>parameters</c> as Go's non-strict json.Unmarshal into the plugin's struct sees them:

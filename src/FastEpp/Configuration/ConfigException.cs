@@ -1,4 +1,4 @@
-namespace FastEpp.Plugins;
+namespace FastEpp.Configuration;
 
 /// <summary>A configuration or plugin-construction error; <see cref="Exception.Message"/> is the reference's text.</summary>
 internal sealed class ConfigException : Exception

@@ -1,6 +1,6 @@
 using FastEpp.Scheduling;
 
-namespace FastEpp.Plugins;
+namespace FastEpp.Configuration;
 
 /// <summary>
 /// Builds the <see cref="ConfiguredScheduler"/> from an EndpointPickerConfig (spec §1.4 step 9 and 12).
@@ -25,8 +25,8 @@ internal static class SchedulerFactory
     {
         foreach (IPlugin p in loaded.Plugins)
         {
-            if (p is ComponentPlugin { Kind: ComponentKind.Unsupported } c)
-                throw new ConfigException($"plugin '{c.Name}' (type: {c.TypeName}) cannot be used with FastEpp: {c.UnsupportedReason}");
+            if (p is UnsupportedPlugin u)
+                throw new ConfigException($"plugin '{u.Name}' (type: {u.TypeName}) cannot be used with FastEpp: {u.Reason}");
         }
 
         var profiles = new List<SchedulerProfile>();

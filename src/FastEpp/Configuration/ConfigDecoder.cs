@@ -3,7 +3,7 @@ using FastEpp.Hosting;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace FastEpp.Plugins;
+namespace FastEpp.Configuration;
 
 /// <summary>
 /// Strict decoding of an EndpointPickerConfig document (YAML or JSON — JSON is parsed as YAML flow

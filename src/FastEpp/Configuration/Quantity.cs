@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace FastEpp.Plugins;
+namespace FastEpp.Configuration;
 
 /// <summary>Kubernetes resource-quantity syntax (<c>1Gi</c>, <c>500M</c>, <c>100</c>, <c>1k</c>, <c>1e3</c>); the integer value, rounded up.</summary>
 internal static class Quantity

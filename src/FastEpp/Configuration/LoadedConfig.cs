@@ -1,7 +1,9 @@
 using FastEpp.Metrics;
+using FastEpp.Metrics.DataSources;
+using FastEpp.Parsers;
 using FastEpp.Scheduling;
 
-namespace FastEpp.Plugins;
+namespace FastEpp.Configuration;
 
 /// <summary>
 /// The result of loading an EndpointPickerConfig: the defaulted config, every instantiated plugin (in
@@ -26,8 +28,11 @@ internal sealed class LoadedConfig
 
     public required ISaturationDetector SaturationDetector { get; init; }
 
-    /// <summary>The configured parser plugin (<c>openai-parser</c> by default).</summary>
-    public required ComponentPlugin Parser { get; init; }
+    /// <summary>
+    /// The configured parser (<c>openai-parser</c> by default); null when the config names a parser type FastEpp
+    /// cannot run, which <see cref="SchedulerFactory.Build"/> refuses at start-up.
+    /// </summary>
+    public required IRequestParser? Parser { get; init; }
 
     /// <summary>Data sources with their extractors, in config order (empty in legacy mode).</summary>
     public required IReadOnlyList<DataSourceBinding> DataSources { get; init; }
@@ -35,15 +40,27 @@ internal sealed class LoadedConfig
     /// <summary>The flowControl section (null when absent); validated only when the gate is on.</summary>
     public FlowControlSpec? FlowControl => Config.FlowControl;
 
+    /// <summary>Settings of the first <c>metrics-data-source</c> wired in the data layer (null in legacy mode or when none).</summary>
+    public MetricsSourceSettings? MetricsSource
+    {
+        get
+        {
+            foreach (DataSourceBinding b in DataSources)
+                if (b.Source is MetricsDataSource metrics)
+                    return metrics.Settings;
+            return null;
+        }
+    }
+
     /// <summary>Engine configs of the first <c>core-metrics-extractor</c> wired to a source (built-ins when none).</summary>
     public EngineConfigs EngineConfigs
     {
         get
         {
             foreach (DataSourceBinding b in DataSources)
-                foreach (ComponentPlugin e in b.Extractors)
-                    if (e.Engines is not null)
-                        return e.Engines;
+                foreach (IDataExtractor e in b.Extractors)
+                    if (e is CoreMetricsExtractor core)
+                        return core.Engines;
             return new EngineConfigs();
         }
     }
@@ -56,7 +73,20 @@ internal sealed class LoadedConfig
                 return true;
         return false;
     }
+
+    /// <summary>The prefix-cache indexes of the configured approx-prefix-cache producers (for the indexer gauges).</summary>
+    public Prefix.PrefixIndex[] PrefixIndexes
+    {
+        get
+        {
+            var indexes = new List<Prefix.PrefixIndex>();
+            foreach (IPlugin p in Plugins)
+                if (p is Scheduling.Producers.ApproxPrefixCacheProducer prefix)
+                    indexes.Add(prefix.Index);
+            return [.. indexes];
+        }
+    }
 }
 
 /// <summary>One <c>dataLayer.sources</c> entry, resolved.</summary>
-internal sealed record DataSourceBinding(ComponentPlugin Source, IReadOnlyList<ComponentPlugin> Extractors);
+internal sealed record DataSourceBinding(IDataSource Source, IReadOnlyList<IDataExtractor> Extractors);

@@ -2,7 +2,7 @@ using System.Globalization;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace FastEpp.Plugins;
+namespace FastEpp.Configuration;
 
 /// <summary>How a YAML node reads as JSON (sigs.k8s.io/yaml: YAML → JSON, then encoding/json).</summary>
 internal static class YamlValues

@@ -1,9 +1,9 @@
-using FastEpp.Plugins;
+using FastEpp.Configuration;
 using FastEpp.Scheduling;
 using FastEpp.Scheduling.Pickers;
 using FastEpp.Scheduling.Profiles;
 
-namespace FastEpp.Tests.Plugins;
+namespace FastEpp.Tests.Configuration;
 
 public class ConfigLoaderTests
 {
@@ -29,7 +29,7 @@ public class ConfigLoaderTests
                      "openai-parser", "utilization-detector", "approx-prefix-cache-producer", "metrics-data-source", "core-metrics-extractor"])
             Assert.True(loaded.HasPluginOfType(t), t);
         Assert.Equal("utilization-detector", loaded.SaturationDetector.Name);
-        Assert.Equal("openai-parser", loaded.Parser.Name);
+        Assert.Equal("openai-parser", loaded.Parser!.Name);
         var source = Assert.Single(loaded.DataSources);
         Assert.Equal("metrics-data-source", source.Source.Name);
         Assert.Equal("core-metrics-extractor", Assert.Single(source.Extractors).Name);
@@ -65,7 +65,7 @@ public class ConfigLoaderTests
             """);
         var loaded = scheduler.Config!;
         Assert.Equal("sglang", loaded.EngineConfigs.DefaultEngine);
-        Assert.True(loaded.DataSources[0].Source.MetricsSource!.SchemeSet);
+        Assert.True(loaded.MetricsSource!.SchemeSet);
         Assert.Equal(3, scheduler.Profiles[0].Scorers.Length);
     }
 
@@ -199,6 +199,11 @@ public class ConfigLoaderTests
     [InlineData("dataLayer: {}\n", "data layer enabled but no data sources configured")]
     [InlineData("plugins:\n- type: queue-scorer\ndataLayer:\n  sources:\n  - pluginRef: queue-scorer\n", "the plugin queue-scorer is not a fwkdl.DataSource")]
     [InlineData("plugins:\n- type: request-attribute-reporter\n", "plugin 'request-attribute-reporter' (type: request-attribute-reporter) cannot be used with FastEpp: it evaluates CEL expressions over the response usage, and FastEpp has no CEL evaluator")]
+    [InlineData("plugins:\n- type: passthrough-parser\nparser:\n  pluginRef: passthrough-parser\n",
+        "plugin 'passthrough-parser' (type: passthrough-parser) cannot be used with FastEpp: FastEpp does not implement the passthrough parser yet; only openai-parser is implemented")]
+    [InlineData("plugins:\n- type: vllmgrpc-parser\nparser:\n  pluginRef: vllmgrpc-parser\n",
+        "plugin 'vllmgrpc-parser' (type: vllmgrpc-parser) cannot be used with FastEpp: FastEpp does not parse vLLM gRPC (Generate/Embed) bodies yet; only openai-parser is implemented")]
+    [InlineData("plugins:\n- type: queue-scorer\nparser:\n  pluginRef: queue-scorer\n", "the configured parser 'queue-scorer' is not a parser plugin")]
     public void InvalidConfigs_ReferenceErrors(string yaml, string expected)
     {
         Assert.Equal(expected, Error(yaml));
@@ -267,10 +272,22 @@ public class ConfigLoaderTests
     [Fact]
     public void Registry_HasEveryReferenceType()
     {
-        Assert.Equal(35, PluginTypes.All.Length);
-        foreach (string t in PluginTypes.All)
+        // The reference registry's 35 type names (spec scheduling.md §2.11), written out so the table cannot drift.
+        string[] reference =
+        [
+            "prefix-cache-scorer", "max-score-picker", "random-picker", "weighted-random-picker", "single-profile-handler",
+            "kv-cache-utilization-scorer", "queue-scorer", "running-requests-size-scorer", "lora-affinity-scorer", "token-load-scorer",
+            "global-strict-fairness-policy", "round-robin-fairness-policy", "fcfs-ordering-policy", "edf-ordering-policy",
+            "slo-deadline-ordering-policy", "static-usage-limit-policy", "approx-prefix-cache-producer", "inflight-load-producer",
+            "predicted-latency-producer", "latency-slo-admitter", "prefix-cache-affinity-filter", "slo-headroom-tier-filter",
+            "latency-scorer", "header-based-testing-filter", "destination-endpoint-served-verifier", "metrics-data-source",
+            "core-metrics-extractor", "k8s-notification-source", "endpoint-notification-source", "request-attribute-reporter",
+            "openai-parser", "vllmgrpc-parser", "passthrough-parser", "concurrency-detector", "utilization-detector",
+        ];
+        foreach (string t in reference)
             Assert.True(PluginRegistry.IsRegistered(t), t);
-        Assert.Equal(PluginTypes.All.Length, PluginRegistry.RegisteredTypes.Count());
+        Assert.Equal(reference.Length, PluginRegistry.RegisteredTypes.Count());
+        Assert.Equal(reference, PluginRegistry.All.Select(t => t.Name));
     }
 
     [Theory]
