@@ -31,7 +31,7 @@ internal sealed class FlowController : IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
-    private long _sequence, _queuedBytes, _queuedRequests, _nextSweep;
+    private long _sequence, _queuedBytes, _queuedRequests, _nextSweep, _cycles;
 
     /// <param name="spec">The validated flowControl section.</param>
     /// <param name="saturation">Saturation of the whole pool (≥ ceiling stops dispatch).</param>
@@ -69,6 +69,9 @@ internal sealed class FlowController : IAsyncDisposable
     public long QueuedRequests => Interlocked.Read(ref _queuedRequests);
 
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    /// <summary>Dispatch cycles run so far (lets a caller prove the dispatcher looked at the queue).</summary>
+    public long Cycles => Interlocked.Read(ref _cycles);
 
     /// <summary>Queues a request, or rejects it at once when a capacity limit would be exceeded.</summary>
     /// <param name="sloTtftMs">The <c>x-slo-ttft-ms</c> header value for slo-deadline ordering (negative: none).</param>
@@ -188,6 +191,7 @@ internal sealed class FlowController : IAsyncDisposable
         if (dispatched is not null)
             Finish(dispatched, AdmissionOutcome.Dispatched);
         _metrics?.FlowDispatchCycle(System.Diagnostics.Stopwatch.GetElapsedTime(cycleStart).TotalSeconds);
+        Interlocked.Increment(ref _cycles);
         return dispatched is not null;
     }
 

@@ -2,6 +2,7 @@ using FastEpp.Admission;
 using FastEpp.Admission.Policies;
 using FastEpp.Configuration;
 using FastEpp.Scheduling;
+using FastEpp.Tests.ExtProc;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FastEpp.Tests.Admission;
@@ -171,12 +172,14 @@ public sealed class FlowControllerTests
     [Fact]
     public async Task BackgroundDispatcher_ReleasesWhenSaturationDrops()
     {
-        await using var fc = new FlowController(new FlowControlSpec(), () => _saturation, StaticUsageLimitPolicy.Default, static _ => null);
-        _saturation = 1;
+        await using var fc = new FlowController(new FlowControlSpec(), () => Volatile.Read(ref _saturation), StaticUsageLimitPolicy.Default, static _ => null);
+        Volatile.Write(ref _saturation, 1);
         var t = fc.Enqueue("f", 0, 1, "m", "m");
-        await Task.Delay(50);
+        // Proof the dispatcher looked at the queued request: three whole cycles begun after the enqueue.
+        long cycles = fc.Cycles;
+        await ExtProcStreamTests.WaitUntil(() => fc.Cycles >= cycles + 3);
         Assert.False(t.Outcome.IsCompleted);
-        _saturation = 0; // e.g. a metrics scrape: the 1 ms cycle notices without a wake-up
+        Volatile.Write(ref _saturation, 0); // e.g. a metrics scrape: the 1 ms cycle notices without a wake-up
         Assert.Equal(AdmissionOutcome.Dispatched, await t.Outcome.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 }
