@@ -82,9 +82,11 @@ public sealed class FlowControlEndToEndTests
     [Fact]
     public async Task QueuedTooLong_Answers503_AndAFullQueue429()
     {
+        // The TTL must outlast the round trip of the over-capacity request that follows (it fails under load at 300 ms);
+        // the host runs on the system clock, so the 503 half of the test takes this long.
         await using var epp = await EppServer.StartAsync("10.0.0.1:8000", "--config-text", Config("""
             flowControl:
-              defaultRequestTTL: 300ms
+              defaultRequestTTL: 2s
               maxRequests: 1
             """));
         using var busy = await SendRequest(epp, "busy");
