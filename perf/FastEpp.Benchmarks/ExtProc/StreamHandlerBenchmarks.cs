@@ -4,6 +4,7 @@ using Envoy.Config.Core.V3;
 using Envoy.Service.ExtProc.V3;
 using FastEpp.Endpoints;
 using FastEpp.ExtProc;
+using FastEpp.Requests;
 using FastEpp.Scheduling;
 using Google.Protobuf;
 
@@ -17,7 +18,7 @@ namespace FastEpp.Benchmarks.ExtProc;
 [MemoryDiagnoser]
 public class StreamHandlerBenchmarks
 {
-    private ExtProcRuntime _runtime = null!;
+    private RequestServices _services = null!;
     private StreamHandler _handler = null!;
     private ProcessingRequest _headers = null!;
     private ProcessingRequest[] _chunks = null!;
@@ -30,8 +31,8 @@ public class StreamHandlerBenchmarks
     {
         var registry = new EndpointRegistry();
         registry.Publish(Enumerable.Range(0, 8).Select(i => new Endpoint($"ns/p{i}-rank-0", $"p{i}", $"10.0.0.{i + 1}", 8000, 8000)).ToList());
-        _runtime = new ExtProcRuntime { Registry = registry, Scheduler = new RandomScheduler() };
-        _handler = new StreamHandler(_runtime);
+        _services = new RequestServices { Registry = registry, Scheduler = new RandomScheduler() };
+        _handler = new StreamHandler(_services);
         var map = new HeaderMap();
         foreach (var (k, v) in new[] { (":method", "POST"), (":path", "/v1/chat/completions"), (":authority", "gw"), ("content-type", "application/json"), ("x-request-id", "r") })
             map.Headers.Add(new HeaderValue { Key = k, RawValue = ByteString.CopyFromUtf8(v) });

@@ -1,63 +1,9 @@
+using FastEpp.Admission.Policies;
 using FastEpp.Observability;
 using FastEpp.Configuration;
+using FastEpp.Scheduling;
 
 namespace FastEpp.Admission;
-
-/// <summary>How a flow-controlled request left the queue (the reference's QueueOutcome; metric label values).</summary>
-internal enum AdmissionOutcome { Dispatched, RejectedCapacity, RejectedOther, EvictedTTL, EvictedContextCancelled, EvictedOther }
-
-/// <summary>One queued request: completes once with its outcome.</summary>
-internal sealed class FlowTicket
-{
-    private readonly TaskCompletionSource<AdmissionOutcome> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private FlowController? _owner;
-
-    internal FlowTicket(FlowController owner, string fairnessId, int priority, long bytes, long sequence, long enqueuedAt, long orderKey, long deadline,
-        string model, string targetModel)
-    {
-        _owner = owner;
-        FairnessId = fairnessId;
-        Priority = priority;
-        Bytes = bytes;
-        Sequence = sequence;
-        EnqueuedAt = enqueuedAt;
-        OrderKey = orderKey;
-        Deadline = deadline;
-        Model = model;
-        TargetModel = targetModel;
-    }
-
-    /// <summary>An already-decided ticket (rejected at enqueue).</summary>
-    internal FlowTicket(AdmissionOutcome outcome)
-    {
-        FairnessId = "";
-        Model = TargetModel = "";
-        _done.SetResult(outcome);
-    }
-
-    public string FairnessId { get; }
-    public int Priority { get; }
-    public long Bytes { get; }
-    public string Model { get; }
-    public string TargetModel { get; }
-    internal long Sequence { get; }
-    internal long EnqueuedAt { get; }
-    /// <summary>Ordering key: enqueue time (fcfs) or deadline (edf, slo-deadline); ties by sequence.</summary>
-    internal long OrderKey { get; }
-    /// <summary>TTL deadline in time-provider ticks; long.MaxValue = none.</summary>
-    internal long Deadline { get; }
-
-    public Task<AdmissionOutcome> Outcome => _done.Task;
-
-    /// <summary>The client went away: leave the queue (EvictedContextCancelled). Safe to call at any time.</summary>
-    public void Cancel() => _owner?.Evict(this, AdmissionOutcome.EvictedContextCancelled);
-
-    internal bool TryComplete(AdmissionOutcome outcome)
-    {
-        _owner = null;
-        return _done.TrySetResult(outcome);
-    }
-}
 
 /// <summary>
 /// Flow control (spec runtime.md §4.4–§4.5) when the <c>flowControl</c> feature gate is on: every request waits in a
@@ -73,31 +19,31 @@ internal sealed class FlowController : IAsyncDisposable
     public const long DefaultBandMaxBytes = 1_000_000_000;
 
     private readonly Lock _lock = new();
-    private readonly SortedDictionary<int, Band> _bands = new(Comparer<int>.Create(static (a, b) => b.CompareTo(a))); // highest first
+    private readonly SortedDictionary<int, PriorityBand> _bands = new(Comparer<int>.Create(static (a, b) => b.CompareTo(a))); // highest first
     private readonly FlowControlSpec _spec;
     private readonly Func<double> _saturation;
-    private readonly double _ceiling;
+    private readonly IUsageLimitPolicy _usageLimit;
     private readonly TimeProvider _time;
     private readonly EppMetrics? _metrics;
     private readonly string _poolName;
     private readonly Func<int, PriorityBandSpec> _bandSpec;
-    private readonly Func<string, string> _policyType;
+    private readonly Func<string, IPlugin?> _plugins;
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
-    private long _sequence, _queuedBytes, _queuedRequests, _nextSweep;
+    private long _sequence, _queuedBytes, _queuedRequests, _nextSweep, _cycles;
 
     /// <param name="spec">The validated flowControl section.</param>
     /// <param name="saturation">Saturation of the whole pool (≥ ceiling stops dispatch).</param>
-    /// <param name="ceiling">The usage-limit policy's threshold (static-usage-limit-policy, default 1.0).</param>
-    /// <param name="policyType">Plugin name → type, for the bands' fairnessPolicyRef / orderingPolicyRef.</param>
-    public FlowController(FlowControlSpec spec, Func<double> saturation, double ceiling, Func<string, string> policyType,
+    /// <param name="usageLimit">The ceiling per band (static-usage-limit-policy: its threshold, default 1.0).</param>
+    /// <param name="plugins">Configured plugins by name, for the bands' fairnessPolicyRef / orderingPolicyRef.</param>
+    public FlowController(FlowControlSpec spec, Func<double> saturation, IUsageLimitPolicy usageLimit, Func<string, IPlugin?> plugins,
         TimeProvider? time = null, EppMetrics? metrics = null, string poolName = "", bool runDispatcher = true)
     {
         _spec = spec;
         _saturation = saturation;
-        _ceiling = ceiling;
-        _policyType = policyType;
+        _usageLimit = usageLimit;
+        _plugins = plugins;
         _time = time ?? TimeProvider.System;
         _metrics = metrics;
         _poolName = poolName;
@@ -111,14 +57,21 @@ internal sealed class FlowController : IAsyncDisposable
                 FairnessPolicyRef = t.FairnessPolicyRef, OrderingPolicyRef = t.OrderingPolicyRef };
         };
         foreach (PriorityBandSpec b in spec.PriorityBands)
-            _bands[b.Priority] = new Band(b, _policyType);
+            _bands[b.Priority] = NewBand(b);
         // Tests drive RunCycle by hand for a deterministic order.
         _loop = runDispatcher ? Task.Run(DispatchLoopAsync) : Task.CompletedTask;
     }
 
+    private PriorityBand NewBand(PriorityBandSpec spec) => new(spec,
+        spec.FairnessPolicyRef.Length > 0 && _plugins(spec.FairnessPolicyRef) is IFairnessPolicy fairness ? fairness : GlobalStrictFairnessPolicy.Default,
+        spec.OrderingPolicyRef.Length > 0 && _plugins(spec.OrderingPolicyRef) is IOrderingPolicy ordering ? ordering : FcfsOrderingPolicy.Default);
+
     public long QueuedRequests => Interlocked.Read(ref _queuedRequests);
 
     public long QueuedBytes => Interlocked.Read(ref _queuedBytes);
+
+    /// <summary>Dispatch cycles run so far (lets a caller prove the dispatcher looked at the queue).</summary>
+    public long Cycles => Interlocked.Read(ref _cycles);
 
     /// <summary>Queues a request, or rejects it at once when a capacity limit would be exceeded.</summary>
     /// <param name="sloTtftMs">The <c>x-slo-ttft-ms</c> header value for slo-deadline ordering (negative: none).</param>
@@ -131,8 +84,8 @@ internal sealed class FlowController : IAsyncDisposable
         FlowTicket ticket;
         lock (_lock)
         {
-            if (!_bands.TryGetValue(priority, out Band? band))
-                _bands[priority] = band = new Band(_bandSpec(priority), _policyType);
+            if (!_bands.TryGetValue(priority, out PriorityBand? band))
+                _bands[priority] = band = NewBand(_bandSpec(priority));
             long bandMaxBytes = band.Spec.MaxBytes > 0 ? band.Spec.MaxBytes : DefaultBandMaxBytes;
             if ((_spec.MaxBytes > 0 && _queuedBytes + bytes > _spec.MaxBytes)
                 || (_spec.MaxRequests > 0 && _queuedRequests + 1 > _spec.MaxRequests)
@@ -145,9 +98,7 @@ internal sealed class FlowController : IAsyncDisposable
 
             long deadline = _spec.DefaultRequestTtl > TimeSpan.Zero
                 ? now + (long)(_spec.DefaultRequestTtl.TotalSeconds * _time.TimestampFrequency) : long.MaxValue;
-            long orderKey = band.Ordering == ComponentPlugin.EdfOrderingPolicy.Name ? deadline
-                : band.Ordering == ComponentPlugin.SloDeadlineOrderingPolicy.Name ? (sloTtftMs >= 0 ? now + sloTtftMs * _time.TimestampFrequency / 1000 : long.MaxValue)
-                : now;
+            long orderKey = band.Ordering.OrderKey(now, deadline, sloTtftMs, _time.TimestampFrequency);
             ticket = new FlowTicket(this, fairnessId, priority, bytes, ++_sequence, now, orderKey, deadline, model, targetModel);
             band.Add(ticket);
             _queuedBytes += bytes;
@@ -183,7 +134,7 @@ internal sealed class FlowController : IAsyncDisposable
 
     private bool RemoveLocked(FlowTicket ticket)
     {
-        if (!_bands.TryGetValue(ticket.Priority, out Band? band) || !band.Remove(ticket))
+        if (!_bands.TryGetValue(ticket.Priority, out PriorityBand? band) || !band.Remove(ticket))
             return false;
         _queuedBytes -= ticket.Bytes;
         _queuedRequests--;
@@ -214,17 +165,17 @@ internal sealed class FlowController : IAsyncDisposable
             if (now >= _nextSweep)
             {
                 _nextSweep = now + _time.TimestampFrequency / 10;
-                foreach (Band band in _bands.Values)
+                foreach (PriorityBand band in _bands.Values)
                     band.CollectExpired(now, ref expired);
             }
             if (expired is not null)
                 foreach (FlowTicket t in expired)
                     RemoveLocked(t);
-            foreach (Band band in _bands.Values)
+            foreach (PriorityBand band in _bands.Values)
             {
                 if (band.Count == 0)
                     continue;
-                if (saturation >= _ceiling)
+                if (saturation >= _usageLimit.Ceiling(band.Spec.Priority))
                     break; // head-of-line: a saturated pool stops the whole cycle
                 dispatched = band.PickNext();
                 if (dispatched is not null)
@@ -240,6 +191,7 @@ internal sealed class FlowController : IAsyncDisposable
         if (dispatched is not null)
             Finish(dispatched, AdmissionOutcome.Dispatched);
         _metrics?.FlowDispatchCycle(System.Diagnostics.Stopwatch.GetElapsedTime(cycleStart).TotalSeconds);
+        Interlocked.Increment(ref _cycles);
         return dispatched is not null;
     }
 
@@ -276,7 +228,7 @@ internal sealed class FlowController : IAsyncDisposable
         List<FlowTicket> left = [];
         lock (_lock)
         {
-            foreach (Band band in _bands.Values)
+            foreach (PriorityBand band in _bands.Values)
                 band.DrainTo(left);
             _queuedBytes = 0;
             _queuedRequests = 0;
@@ -285,93 +237,5 @@ internal sealed class FlowController : IAsyncDisposable
             Finish(t, AdmissionOutcome.EvictedOther); // shutdown: queued items are evicted
         _stop.Dispose();
         _wake.Dispose();
-    }
-
-    /// <summary>One priority band: flows by fairness id, each ordered by (OrderKey, Sequence).</summary>
-    private sealed class Band
-    {
-        private static readonly Comparer<FlowTicket> s_order = Comparer<FlowTicket>.Create(static (a, b) =>
-            a.OrderKey != b.OrderKey ? a.OrderKey.CompareTo(b.OrderKey) : a.Sequence.CompareTo(b.Sequence));
-
-        private readonly SortedDictionary<string, SortedSet<FlowTicket>> _flows = new(StringComparer.Ordinal);
-        private string? _cursor; // round-robin: the last flow served
-
-        public Band(PriorityBandSpec spec, Func<string, string> policyType)
-        {
-            Spec = spec;
-            Fairness = spec.FairnessPolicyRef.Length > 0 ? policyType(spec.FairnessPolicyRef) : ComponentPlugin.GlobalStrictFairnessPolicy.Name;
-            Ordering = spec.OrderingPolicyRef.Length > 0 ? policyType(spec.OrderingPolicyRef) : ComponentPlugin.FcfsOrderingPolicy.Name;
-        }
-
-        public PriorityBandSpec Spec { get; }
-        public string Fairness { get; }
-        public string Ordering { get; }
-        public int Count { get; private set; }
-        public long Bytes { get; private set; }
-
-        public void Add(FlowTicket t)
-        {
-            if (!_flows.TryGetValue(t.FairnessId, out var flow))
-                _flows[t.FairnessId] = flow = new SortedSet<FlowTicket>(s_order);
-            flow.Add(t);
-            Count++;
-            Bytes += t.Bytes;
-        }
-
-        public bool Remove(FlowTicket t)
-        {
-            if (!_flows.TryGetValue(t.FairnessId, out var flow) || !flow.Remove(t))
-                return false;
-            if (flow.Count == 0)
-                _flows.Remove(t.FairnessId); // idle flows are dropped at once (the reference garbage-collects them)
-            Count--;
-            Bytes -= t.Bytes;
-            return true;
-        }
-
-        /// <summary>The fairness policy's choice among the flows' heads.</summary>
-        public FlowTicket? PickNext()
-        {
-            if (_flows.Count == 0)
-                return null;
-            if (Fairness == ComponentPlugin.RoundRobinFairnessPolicy.Name)
-            {
-                // Flows sorted by id; the cursor moves to the next non-empty flow after the last one served.
-                string? next = null, first = null;
-                foreach (string id in _flows.Keys)
-                {
-                    first ??= id;
-                    if (_cursor is null || string.CompareOrdinal(id, _cursor) > 0)
-                    {
-                        next = id;
-                        break;
-                    }
-                }
-                _cursor = next ?? first;
-                return _flows[_cursor!].Min;
-            }
-            FlowTicket? best = null; // global strict: the best head across flows
-            foreach (var flow in _flows.Values)
-                if (flow.Min is { } head && (best is null || s_order.Compare(head, best) < 0))
-                    best = head;
-            return best;
-        }
-
-        public void CollectExpired(long now, ref List<FlowTicket>? expired)
-        {
-            foreach (var flow in _flows.Values)
-                foreach (FlowTicket t in flow)
-                    if (t.Deadline <= now)
-                        (expired ??= []).Add(t);
-        }
-
-        public void DrainTo(List<FlowTicket> into)
-        {
-            foreach (var flow in _flows.Values)
-                into.AddRange(flow);
-            _flows.Clear();
-            Count = 0;
-            Bytes = 0;
-        }
     }
 }

@@ -1,7 +1,8 @@
 using FastEpp.Metrics.DataSources;
 using FastEpp.Parsers;
 using FastEpp.Scheduling;
-using FastEpp.Scheduling.Detectors;
+using FastEpp.Admission.Detectors;
+using FastEpp.Admission.Policies;
 using FastEpp.Scheduling.Filters;
 using FastEpp.Scheduling.Pickers;
 using FastEpp.Scheduling.Producers;
@@ -147,7 +148,7 @@ internal static class ConfigLoader
         }
 
         // 7b. Flow-control policies (by name, always).
-        foreach (PluginType type in (PluginType[])[ComponentPlugin.FcfsOrderingPolicy, ComponentPlugin.GlobalStrictFairnessPolicy, ComponentPlugin.StaticUsageLimitPolicy])
+        foreach (PluginType type in (PluginType[])[FcfsOrderingPolicy.Type, GlobalStrictFairnessPolicy.Type, StaticUsageLimitPolicy.Type])
             if (!byName.ContainsKey(type.Name))
                 RegisterDefault(type);
 
@@ -267,8 +268,8 @@ internal static class ConfigLoader
             throw new ConfigException("flowControl: maxBytes and maxRequests must not be negative");
         if (flow.DefaultRequestTtl < TimeSpan.Zero)
             throw new ConfigException("flowControl: defaultRequestTTL must not be negative");
-        string usage = flow.UsageLimitPolicyPluginRef.Length == 0 ? ComponentPlugin.StaticUsageLimitPolicy.Name : flow.UsageLimitPolicyPluginRef;
-        CheckPolicy(byName, usage, ComponentKind.UsageLimitPolicy, "usage limit policy");
+        string usage = flow.UsageLimitPolicyPluginRef.Length == 0 ? StaticUsageLimitPolicy.Type.Name : flow.UsageLimitPolicyPluginRef;
+        CheckPolicy<IUsageLimitPolicy>(byName, usage, "usage limit policy");
         var priorities = new HashSet<int>();
         var bands = new List<PriorityBandSpec>(flow.PriorityBands);
         if (flow.DefaultPriorityBand is { } d)
@@ -280,18 +281,18 @@ internal static class ConfigLoader
         {
             if (band.MaxBytes < 0 || band.MaxRequests < 0)
                 throw new ConfigException($"flowControl: priority band {band.Priority}: maxBytes and maxRequests must not be negative");
-            CheckPolicy(byName, band.FairnessPolicyRef.Length == 0 ? ComponentPlugin.GlobalStrictFairnessPolicy.Name : band.FairnessPolicyRef,
-                ComponentKind.FairnessPolicy, "fairness policy");
-            CheckPolicy(byName, band.OrderingPolicyRef.Length == 0 ? ComponentPlugin.FcfsOrderingPolicy.Name : band.OrderingPolicyRef,
-                ComponentKind.OrderingPolicy, "ordering policy");
+            CheckPolicy<IFairnessPolicy>(byName, band.FairnessPolicyRef.Length == 0 ? GlobalStrictFairnessPolicy.Type.Name : band.FairnessPolicyRef,
+                "fairness policy");
+            CheckPolicy<IOrderingPolicy>(byName, band.OrderingPolicyRef.Length == 0 ? FcfsOrderingPolicy.Type.Name : band.OrderingPolicyRef,
+                "ordering policy");
         }
     }
 
-    private static void CheckPolicy(Dictionary<string, IPlugin> byName, string name, ComponentKind kind, string what)
+    private static void CheckPolicy<TPolicy>(Dictionary<string, IPlugin> byName, string name, string what) where TPolicy : IPlugin
     {
         if (!byName.TryGetValue(name, out IPlugin? p))
             throw new ConfigException($"flowControl: {what} plugin '{name}' not found");
-        if (p is not ComponentPlugin c || c.Kind != kind)
+        if (p is not TPolicy)
             throw new ConfigException($"flowControl: plugin '{name}' is not a {what}");
     }
 }

@@ -1,7 +1,8 @@
 using System.Collections.Frozen;
+using FastEpp.Admission.Detectors;
+using FastEpp.Admission.Policies;
 using FastEpp.Metrics.DataSources;
 using FastEpp.Parsers;
-using FastEpp.Scheduling.Detectors;
 using FastEpp.Scheduling.Filters;
 using FastEpp.Scheduling.Pickers;
 using FastEpp.Scheduling.Producers;
@@ -22,8 +23,8 @@ internal static class PluginRegistry
     [
         PrefixCacheScorer.Type, MaxScorePicker.Type, RandomPicker.Type, WeightedRandomPicker.Type, SingleProfileHandler.Type,
         KvCacheUtilizationScorer.Type, QueueScorer.Type, RunningRequestsSizeScorer.Type, LoraAffinityScorer.Type, TokenLoadScorer.Type,
-        ComponentPlugin.GlobalStrictFairnessPolicy, ComponentPlugin.RoundRobinFairnessPolicy, ComponentPlugin.FcfsOrderingPolicy,
-        ComponentPlugin.EdfOrderingPolicy, ComponentPlugin.SloDeadlineOrderingPolicy, ComponentPlugin.StaticUsageLimitPolicy,
+        GlobalStrictFairnessPolicy.Type, RoundRobinFairnessPolicy.Type, FcfsOrderingPolicy.Type,
+        EdfOrderingPolicy.Type, SloDeadlineOrderingPolicy.Type, StaticUsageLimitPolicy.Type,
         ApproxPrefixCacheProducer.Type, InFlightLoadProducer.Type, UnsupportedPlugin.PredictedLatencyProducer,
         UnsupportedPlugin.LatencySloAdmitter, PrefixCacheAffinityFilter.Type, UnsupportedPlugin.SloHeadroomTierFilter,
         LatencyScorer.Type, HeaderBasedTestingFilter.Type, ComponentPlugin.DestinationEndpointServedVerifier,

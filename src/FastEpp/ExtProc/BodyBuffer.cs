@@ -15,8 +15,6 @@ internal sealed class BodyBuffer
 
     public long Length { get; private set; }
 
-    public int ChunkCount => _count;
-
     public void Append(ByteString chunk)
     {
         if (chunk.Length == 0)
@@ -44,9 +42,6 @@ internal sealed class BodyBuffer
         return new ReadOnlySequence<byte>(_segments[0], 0, last, last.Memory.Length);
     }
 
-    /// <summary>The received chunks, in order (for zero-copy forwarding).</summary>
-    public ByteString GetChunk(int index) => _segments[index].Source!;
-
     public void Clear()
     {
         for (int i = 0; i < _count; i++)
@@ -57,11 +52,8 @@ internal sealed class BodyBuffer
 
     private sealed class Segment : ReadOnlySequenceSegment<byte>
     {
-        public ByteString? Source { get; private set; }
-
         public void Set(ByteString chunk, long runningIndex)
         {
-            Source = chunk;
             Memory = chunk.Memory;
             RunningIndex = runningIndex;
             Next = null;
@@ -71,7 +63,6 @@ internal sealed class BodyBuffer
 
         public void Reset()
         {
-            Source = null;
             Memory = default;
             Next = null;
         }

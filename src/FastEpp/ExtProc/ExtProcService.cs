@@ -1,6 +1,8 @@
-using Microsoft.Extensions.ObjectPool;
 using Envoy.Service.ExtProc.V3;
+using FastEpp.Admission;
+using FastEpp.Requests;
 using Grpc.Core;
+using Microsoft.Extensions.ObjectPool;
 
 namespace FastEpp.ExtProc;
 
@@ -10,16 +12,17 @@ namespace FastEpp.ExtProc;
 /// Failure tiers (docs/architecture.md): bad request → ImmediateResponse then OK; protocol misuse →
 /// InvalidArgument; anything unexpected → logged, Unknown status; the process and other streams live on.
 /// </summary>
-internal sealed partial class ExtProcService(ExtProcRuntime runtime, ILogger<ExtProcService> logger)
+internal sealed partial class ExtProcService(RequestServices services, ILogger<ExtProcService> logger)
     : ExternalProcessor.ExternalProcessorBase
 {
-    // Per-stream state is pooled: dictionaries, body segments and the parser scratch are reused.
+    // Per-stream state is pooled: the handler with its request state, director and response processor
+    // (dictionaries, body segments, parser and scheduler scratch) is reused.
     private readonly ObjectPool<StreamHandler> _handlers =
-        new DefaultObjectPool<StreamHandler>(new HandlerPolicy(runtime), Environment.ProcessorCount * 64);
+        new DefaultObjectPool<StreamHandler>(new HandlerPolicy(services), Environment.ProcessorCount * 64);
 
-    private sealed class HandlerPolicy(ExtProcRuntime runtime) : PooledObjectPolicy<StreamHandler>
+    private sealed class HandlerPolicy(RequestServices services) : PooledObjectPolicy<StreamHandler>
     {
-        public override StreamHandler Create() => new(runtime);
+        public override StreamHandler Create() => new(services);
         public override bool Return(StreamHandler obj) => true;
     }
 
@@ -53,9 +56,7 @@ internal sealed partial class ExtProcService(ExtProcRuntime runtime, ILogger<Ext
                 while (outcome == StreamHandler.Outcome.AwaitAdmission)
                 {
                     // Flow control: the request waits in its queue; a client that leaves is evicted.
-                    Admission.AdmissionOutcome admitted;
-                    using (context.CancellationToken.Register(static h => ((StreamHandler)h!).CancelAdmission(), handler))
-                        admitted = await handler.Admission.ConfigureAwait(false);
+                    var admitted = await AdmissionControl.WaitAsync(handler.Ticket!, context.CancellationToken).ConfigureAwait(false);
                     outcome = handler.ResumeAfterAdmission(admitted, outbox);
                 }
                 foreach (var reply in outbox)

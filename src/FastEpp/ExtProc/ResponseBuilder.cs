@@ -3,6 +3,7 @@ using System.Text;
 using Envoy.Config.Core.V3;
 using Envoy.Service.ExtProc.V3;
 using Envoy.Type.V3;
+using FastEpp.Requests;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
@@ -14,10 +15,15 @@ internal static class ResponseBuilder
     /// <summary>Largest body piece per message (the reference's bufio chunk size).</summary>
     public const int MaxBodyChunk = 62_000;
 
-    public const string DestinationEndpointHeader = "x-gateway-destination-endpoint";
-    public const string LbMetadataNamespace = "envoy.lb";
-
     private static readonly ByteString s_true = ByteString.CopyFromUtf8("true");
+
+    /// <summary>Header keys the EPP owns and never echoes (spec §2.4.1 item 4).</summary>
+    private static readonly HashSet<string> s_systemOwned = new(StringComparer.Ordinal)
+    {
+        HeaderNames.FairnessId, HeaderNames.InferenceObjective, HeaderNames.ModelNameRewrite,
+        HeaderNames.DestinationEndpointSubset, HeaderNames.DestinationEndpoint,
+        HeaderNames.DestinationEndpointServed, HeaderNames.ContentLength,
+    };
 
     public static HeaderValueOption Header(string key, ByteString rawValue) =>
         new() { Header = new HeaderValue { Key = key, RawValue = rawValue } };
@@ -38,9 +44,9 @@ internal static class ResponseBuilder
     public static Struct LbMetadata(string destination)
     {
         var lb = new Struct();
-        lb.Fields[DestinationEndpointHeader] = Value.ForString(destination);
+        lb.Fields[HeaderNames.DestinationEndpoint] = Value.ForString(destination);
         var root = new Struct();
-        root.Fields[LbMetadataNamespace] = Value.ForStruct(lb);
+        root.Fields[HeaderNames.LbMetadataNamespace] = Value.ForStruct(lb);
         return root;
     }
 
@@ -49,7 +55,7 @@ internal static class ResponseBuilder
         ResponseHeaders = new HeadersResponse { Response = new CommonResponse { HeaderMutation = mutation } },
     };
 
-    public static HeaderValueOption WentIntoResponseHeaders() => Header("x-went-into-resp-headers", s_true);
+    public static HeaderValueOption WentIntoResponseHeaders() => Header(HeaderNames.WentIntoResponseHeaders, s_true);
 
     public static ProcessingResponse RequestBody(ByteString chunk, bool endOfStream) => new()
     {
@@ -106,6 +112,14 @@ internal static class ResponseBuilder
             bool eos = body.IsEmpty && lastEndOfStream;
             outbox.Add(request ? RequestBody(bytes, eos) : ResponseBody(bytes, eos));
         }
+    }
+
+    /// <summary>Echoes every header whose lowercase key is not system-owned, reusing the received bytes (§2.4.1, §2.6).</summary>
+    public static void AddEchoedHeaders(HeaderMutation mutation, Dictionary<string, HeaderValue> headers)
+    {
+        foreach (var (key, value) in headers)
+            if (!s_systemOwned.Contains(key.ToLowerInvariant()))
+                mutation.SetHeaders.Add(Header(key, value.RawValue.Length > 0 ? value.RawValue : ByteString.CopyFromUtf8(value.Value)));
     }
 
     public static string ReadValue(HeaderValue h) =>

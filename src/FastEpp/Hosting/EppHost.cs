@@ -7,6 +7,7 @@ using FastEpp.Kubernetes;
 using FastEpp.Metrics;
 using FastEpp.Metrics.DataSources;
 using FastEpp.Configuration;
+using FastEpp.Requests;
 using FastEpp.Scheduling;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -41,7 +42,7 @@ internal sealed class EppHost : IAsyncDisposable
     public EppOptions Options { get; }
     public ILoggerFactory LoggerFactory { get; }
     public EndpointRegistry Registry { get; } = new();
-    public ExtProcRuntime Runtime { get; private set; } = null!;
+    public RequestServices Runtime { get; private set; } = null!;
     public PoolMetricsAggregator PoolMetrics { get; private set; } = null!;
     public int GrpcPort { get; private set; }
     public int HealthPort { get; private set; }
@@ -117,10 +118,10 @@ internal sealed class EppHost : IAsyncDisposable
 
         if (Options.Tracing)
             _tracing = Observability.EppTracing.Create(logger);
-        if (config is { FlowControlEnabled: true })
-            _flowControl = CreateFlowController(config, logger);
+        var admission = Admission.AdmissionControl.FromConfig(config, Registry, Metrics, Options.PoolName, logger);
+        _flowControl = admission.FlowControl;
 
-        Runtime = new ExtProcRuntime
+        Runtime = new RequestServices
         {
             Tracing = _tracing,
             Registry = Registry,
@@ -129,9 +130,8 @@ internal sealed class EppHost : IAsyncDisposable
             DisableEndpointSubsetFilter = Options.DisableEndpointSubsetFilter,
             PriorityLookup = _kubernetes is { } kp ? kp.PriorityFor : static _ => null,
             ModelRewrites = _kubernetes is { } kr ? () => kr.ModelRewrites : static () => ModelRewriteSnapshot.Empty,
-            // Legacy admission sheds sheddable requests only when flow control is off (spec runtime.md §4.3).
-            Saturation = config is null || _flowControl is not null ? null : config.SaturationDetector.Saturation,
-            FlowControl = _flowControl,
+            // Legacy shedding when flow control is off, else the queue (spec runtime.md §4.3).
+            Admission = admission,
             Metrics = Metrics,
         };
         if (config is not null)
@@ -247,39 +247,6 @@ internal sealed class EppHost : IAsyncDisposable
         MetricsPort = BoundPort(metricsApp);
         logger.LogInformation("FastEpp serving ext_proc on {GrpcPort} ({Tls}), health on {HealthPort}, metrics on {MetricsPort}; {Endpoints} endpoints",
             GrpcPort, Options.SecureServing ? "TLS" : "plaintext", HealthPort, MetricsPort, Registry.Current.Count);
-    }
-
-    /// <summary>The flowControl section as a running controller; saturation is the detector's over the whole pool.</summary>
-    private Admission.FlowController CreateFlowController(LoadedConfig config, ILogger logger)
-    {
-        var spec = config.FlowControl ?? new FlowControlSpec();
-        double ceiling = 1.0;
-        foreach (var plugin in config.Plugins)
-            if (plugin is ComponentPlugin { Kind: ComponentKind.UsageLimitPolicy } policy
-                && (spec.UsageLimitPolicyPluginRef.Length == 0 || policy.Name == spec.UsageLimitPolicyPluginRef))
-            {
-                ceiling = policy.UsageLimitThreshold;
-                break;
-            }
-        var detector = config.SaturationDetector;
-        EndpointSnapshot? seen = null;
-        int[] all = [];
-        double PoolSaturation()
-        {
-            var snapshot = Registry.Current;
-            if (!ReferenceEquals(snapshot, seen))
-            {
-                all = new int[snapshot.Count];
-                for (int i = 0; i < all.Length; i++)
-                    all[i] = i;
-                seen = snapshot;
-            }
-            return detector.Saturation(snapshot, all);
-        }
-        logger.LogInformation("Flow control on: usage ceiling {Ceiling}, max bytes {MaxBytes}, max requests {MaxRequests}, TTL {Ttl}",
-            ceiling, spec.MaxBytes, spec.MaxRequests, spec.DefaultRequestTtl);
-        return new Admission.FlowController(spec, PoolSaturation, ceiling,
-            name => config.PluginsByName.TryGetValue(name, out var p) ? p.TypeName : name, metrics: Metrics, poolName: Options.PoolName);
     }
 
     private static string DescribeProfiles(ConfiguredScheduler scheduler)

@@ -1,4 +1,5 @@
 using FastEpp.Endpoints;
+using FastEpp.Requests;
 using Microsoft.Extensions.Logging;
 
 namespace FastEpp.Kubernetes;

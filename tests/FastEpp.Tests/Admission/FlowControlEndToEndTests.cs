@@ -34,6 +34,12 @@ public sealed class FlowControlEndToEndTests
         return stream;
     }
 
+    private static FastEpp.Admission.FlowController Queue(EppServer epp) => epp.Host.Runtime.Admission.FlowControl!;
+
+    /// <summary>A positive signal instead of a sleep: the EPP's queue holds <paramref name="count"/> requests.</summary>
+    private static Task QueuedRequests(EppServer epp, long count) =>
+        Wait.UntilAsync(() => Queue(epp).QueuedRequests == count, $"{count} queued requests");
+
     private static async Task FinishResponse(EnvoyStream stream)
     {
         await stream.Send(new ProcessingRequest { ResponseHeaders = new HttpHeaders { Headers = EnvoyStream.Headers((":status", "200")) } });
@@ -52,7 +58,11 @@ public sealed class FlowControlEndToEndTests
 
         using var second = await SendRequest(epp, "two");
         var pending = second.Next();
-        await Task.Delay(300);
+        // Proof the wait is real: the request is queued and the dispatcher has since looked at it three times.
+        await QueuedRequests(epp, 1);
+        long cycles = Queue(epp).Cycles;
+        await Wait.UntilAsync(() => Queue(epp).Cycles >= cycles + 3, "three dispatch cycles with the request queued");
+        Assert.Equal(1, Queue(epp).QueuedRequests);
         Assert.False(pending.IsCompleted, "the second request must wait while the endpoint is busy");
         Assert.Contains("inference_extension_flow_control_queue_size{fairness_id=\"default-flow\",inference_pool=\"\",model_name=\"m\",priority=\"0\",target_model_name=\"m\"} 1",
             epp.Host.RenderMetrics());
@@ -72,9 +82,11 @@ public sealed class FlowControlEndToEndTests
     [Fact]
     public async Task QueuedTooLong_Answers503_AndAFullQueue429()
     {
+        // The TTL must outlast the round trip of the over-capacity request that follows (it fails under load at 300 ms);
+        // the host runs on the system clock, so the 503 half of the test takes this long.
         await using var epp = await EppServer.StartAsync("10.0.0.1:8000", "--config-text", Config("""
             flowControl:
-              defaultRequestTTL: 300ms
+              defaultRequestTTL: 2s
               maxRequests: 1
             """));
         using var busy = await SendRequest(epp, "busy");
@@ -82,7 +94,7 @@ public sealed class FlowControlEndToEndTests
         await busy.ReadRequestBody();
 
         using var late = await SendRequest(epp, "late");
-        await Task.Delay(50);
+        await QueuedRequests(epp, 1); // the queue is full before the next request arrives
         using var rejected = await SendRequest(epp, "over capacity");
         var full = await rejected.Next();
         Assert.Equal(429, (int)full.ImmediateResponse.Status.Code);
@@ -103,7 +115,7 @@ public sealed class FlowControlEndToEndTests
         await busy.ReadRequestBody();
         using var queued = await SendRequest(epp, "queued");
         var pending = queued.Next();
-        await Task.Delay(100);
+        await QueuedRequests(epp, 1);
         var stopping = epp.Host.StopAsync();
         var reply = await pending.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(500, (int)reply.ImmediateResponse.Status.Code);
@@ -120,10 +132,9 @@ public sealed class FlowControlEndToEndTests
         await busy.Next();
         await busy.ReadRequestBody();
         var gone = await SendRequest(epp, "gone");
-        await Task.Delay(100);
+        await QueuedRequests(epp, 1);
         gone.Dispose(); // Envoy resets the stream
-        for (int i = 0; i < 300 && !epp.Host.RenderMetrics().Contains("EvictedContextCancelled", StringComparison.Ordinal); i++)
-            await Task.Delay(10);
+        await Wait.UntilAsync(() => epp.Host.RenderMetrics().Contains("EvictedContextCancelled", StringComparison.Ordinal), "the eviction metric");
         Assert.Contains("outcome=\"EvictedContextCancelled\"", epp.Host.RenderMetrics());
     }
 }

@@ -1,5 +1,8 @@
 using FastEpp.Admission;
+using FastEpp.Admission.Policies;
 using FastEpp.Configuration;
+using FastEpp.Scheduling;
+using FastEpp.Tests.ExtProc;
 using Microsoft.Extensions.Time.Testing;
 
 namespace FastEpp.Tests.Admission;
@@ -10,9 +13,9 @@ public sealed class FlowControllerTests
     private double _saturation;
     private readonly FakeTimeProvider _time = new();
 
-    private FlowController Create(FlowControlSpec? spec = null, Dictionary<string, string>? policies = null) =>
-        new(spec ?? new FlowControlSpec(), () => _saturation, 1.0,
-            name => policies is not null && policies.TryGetValue(name, out var t) ? t : name, _time, runDispatcher: false);
+    private FlowController Create(FlowControlSpec? spec = null, Dictionary<string, IPlugin>? policies = null) =>
+        new(spec ?? new FlowControlSpec(), () => _saturation, StaticUsageLimitPolicy.Default,
+            name => policies is not null && policies.TryGetValue(name, out var p) ? p : null, _time, runDispatcher: false);
 
     private static void AssertOutcome(FlowTicket t, AdmissionOutcome expected)
     {
@@ -79,7 +82,7 @@ public sealed class FlowControllerTests
     {
         var spec = new FlowControlSpec();
         spec.PriorityBands.Add(new PriorityBandSpec { Priority = 0, FairnessPolicyRef = "rr" });
-        await using var fc = Create(spec, new() { ["rr"] = ComponentPlugin.RoundRobinFairnessPolicy.Name });
+        await using var fc = Create(spec, new() { ["rr"] = new RoundRobinFairnessPolicy("rr") });
         _saturation = 1;
         var a1 = fc.Enqueue("a", 0, 1, "m", "m");
         var a2 = fc.Enqueue("a", 0, 1, "m", "m");
@@ -135,7 +138,7 @@ public sealed class FlowControllerTests
     {
         var spec = new FlowControlSpec();
         spec.PriorityBands.Add(new PriorityBandSpec { Priority = 0, OrderingPolicyRef = "slo" });
-        await using var fc = Create(spec, new() { ["slo"] = ComponentPlugin.SloDeadlineOrderingPolicy.Name });
+        await using var fc = Create(spec, new() { ["slo"] = new SloDeadlineOrderingPolicy("slo") });
         _saturation = 1;
         var relaxed = fc.Enqueue("f", 0, 1, "m", "m", sloTtftMs: 5000);
         var none = fc.Enqueue("f", 0, 1, "m", "m");                   // no header: far future
@@ -169,12 +172,14 @@ public sealed class FlowControllerTests
     [Fact]
     public async Task BackgroundDispatcher_ReleasesWhenSaturationDrops()
     {
-        await using var fc = new FlowController(new FlowControlSpec(), () => _saturation, 1.0, n => n);
-        _saturation = 1;
+        await using var fc = new FlowController(new FlowControlSpec(), () => Volatile.Read(ref _saturation), StaticUsageLimitPolicy.Default, static _ => null);
+        Volatile.Write(ref _saturation, 1);
         var t = fc.Enqueue("f", 0, 1, "m", "m");
-        await Task.Delay(50);
+        // Proof the dispatcher looked at the queued request: three whole cycles begun after the enqueue.
+        long cycles = fc.Cycles;
+        await Wait.UntilAsync(() => fc.Cycles >= cycles + 3, "three dispatch cycles with the request queued");
         Assert.False(t.Outcome.IsCompleted);
-        _saturation = 0; // e.g. a metrics scrape: the 1 ms cycle notices without a wake-up
+        Volatile.Write(ref _saturation, 0); // e.g. a metrics scrape: the 1 ms cycle notices without a wake-up
         Assert.Equal(AdmissionOutcome.Dispatched, await t.Outcome.WaitAsync(TimeSpan.FromSeconds(10)));
     }
 }

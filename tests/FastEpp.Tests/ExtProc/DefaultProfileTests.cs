@@ -2,6 +2,7 @@ using Envoy.Service.ExtProc.V3;
 using FastEpp.Endpoints;
 using FastEpp.ExtProc;
 using FastEpp.Configuration;
+using FastEpp.Requests;
 using Google.Protobuf;
 
 namespace FastEpp.Tests.ExtProc;
@@ -16,7 +17,7 @@ public sealed class DefaultProfileTests
         var registry = new EndpointRegistry();
         registry.Publish(Enumerable.Range(0, count).Select(i => new Endpoint($"ns/p{i}-rank-0", $"p{i}", $"10.0.0.{i + 1}", 8000, 8000)).ToList());
         var scheduler = SchedulerFactory.Create(null);
-        var handler = new StreamHandler(new ExtProcRuntime { Registry = registry, Scheduler = scheduler });
+        var handler = new StreamHandler(new RequestServices { Registry = registry, Scheduler = scheduler });
         s_runtimeScheduler.Add(handler, scheduler);
         return (handler, registry.Current.Endpoints);
     }

@@ -1,4 +1,5 @@
 using FastEpp.Kubernetes;
+using FastEpp.Requests;
 using Microsoft.Extensions.Logging.Abstractions;
 using static FastEpp.Tests.Kubernetes.KubeTestObjects;
 

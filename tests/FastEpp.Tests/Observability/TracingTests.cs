@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Envoy.Service.ExtProc.V3;
 using FastEpp.Endpoints;
 using FastEpp.ExtProc;
+using FastEpp.Requests;
 using FastEpp.Observability;
 using FastEpp.Scheduling;
 using FastEpp.Tests.ExtProc;
@@ -65,7 +66,7 @@ public sealed class TracingTests
         var registry = new EndpointRegistry();
         registry.Publish([new Endpoint("ns/p0-rank-0", "p0", "10.0.0.1", 8000, 8000)]);
         var tracing = EppTracing.Create(NullLogger.Instance, name => name == "OTEL_TRACES_SAMPLER_ARG" ? ratio : null);
-        return (new StreamHandler(new ExtProcRuntime { Registry = registry, Scheduler = new RandomScheduler(), Tracing = tracing }), tracing);
+        return (new StreamHandler(new RequestServices { Registry = registry, Scheduler = new RandomScheduler(), Tracing = tracing }), tracing);
     }
 
     private static string Route(StreamHandler h)

@@ -1,4 +1,4 @@
-using FastEpp.Scheduling.Detectors;
+using FastEpp.Admission.Detectors;
 using static FastEpp.Tests.Scheduling.SchedulingTestData;
 
 namespace FastEpp.Tests.Admission.Detectors;

@@ -1,5 +1,5 @@
 using FastEpp.Endpoints;
-using FastEpp.Scheduling.Detectors;
+using FastEpp.Admission.Detectors;
 using Microsoft.Extensions.Time.Testing;
 using static FastEpp.Tests.Scheduling.SchedulingTestData;
 

@@ -1,6 +1,7 @@
 using System.Collections.Frozen;
+using FastEpp.Kubernetes;
 
-namespace FastEpp.Kubernetes;
+namespace FastEpp.Requests;
 
 /// <summary>One weighted target of a rewrite rule.</summary>
 internal sealed record ModelRewriteTarget(string Model, int Weight);
@@ -9,12 +10,31 @@ internal sealed record ModelRewriteTarget(string Model, int Weight);
 /// One rule of an InferenceModelRewrite, flattened with the ordering keys the reference sorts by
 /// (parent creationTimestamp, then our deterministic tie-breaks: object name, rule index).
 /// </summary>
-internal sealed record ModelRewriteRule(string ObjectName, DateTimeOffset Created, int RuleIndex, string[] Models, ModelRewriteTarget[] Targets);
+internal sealed record ModelRewriteRule(string ObjectName, DateTimeOffset Created, int RuleIndex, string[] Models, ModelRewriteTarget[] Targets)
+{
+    /// <summary>A target at random by weight (negative weights count as 0; all zero: uniform). Needs at least one target.</summary>
+    public string PickTarget()
+    {
+        long total = 0;
+        foreach (var t in Targets)
+            total += Math.Max(0, t.Weight);
+        if (total == 0)
+            return Targets[Random.Shared.Next(Targets.Length)].Model;
+        long pick = Random.Shared.NextInt64(total);
+        foreach (var t in Targets)
+        {
+            pick -= Math.Max(0, t.Weight);
+            if (pick < 0)
+                return t.Model;
+        }
+        return Targets[^1].Model;
+    }
+}
 
 /// <summary>
 /// Immutable rewrite rule set (spec runtime.md §2.5): rules with exact matches indexed by model,
 /// rules without matches in a generic list, both oldest first. Built by <see cref="ModelRewriteStore"/>
-/// and swapped whole; readers never lock. Weighted target selection belongs to request handling.
+/// and swapped whole; readers never lock. Weighted target selection: <see cref="ModelRewriteRule.PickTarget"/>.
 /// </summary>
 internal sealed class ModelRewriteSnapshot
 {

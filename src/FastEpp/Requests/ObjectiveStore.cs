@@ -1,7 +1,8 @@
 using System.Collections.Frozen;
+using FastEpp.Kubernetes;
 using Microsoft.Extensions.Logging;
 
-namespace FastEpp.Kubernetes;
+namespace FastEpp.Requests;
 
 /// <summary>
 /// InferenceObjectives of the served pool (spec runtime.md §2.4), keyed by object name. Readers

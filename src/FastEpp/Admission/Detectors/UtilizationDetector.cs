@@ -1,7 +1,8 @@
 using FastEpp.Endpoints;
 using FastEpp.Configuration;
+using FastEpp.Scheduling;
 
-namespace FastEpp.Scheduling.Detectors;
+namespace FastEpp.Admission.Detectors;
 
 /// <summary>
 /// <c>utilization-detector</c> (SaturationDetector + Filter), spec §2.9. Saturation: no candidates → 1; per

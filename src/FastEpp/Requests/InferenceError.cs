@@ -1,6 +1,6 @@
 using Envoy.Type.V3;
 
-namespace FastEpp.ExtProc;
+namespace FastEpp.Requests;
 
 /// <summary>
 /// The reference's typed error (spec extproc.md §3): <c>inference error: &lt;Code&gt; - &lt;Msg&gt;</c>, answered as an

@@ -1,6 +1,7 @@
+using FastEpp.Kubernetes;
 using Microsoft.Extensions.Logging;
 
-namespace FastEpp.Kubernetes;
+namespace FastEpp.Requests;
 
 /// <summary>
 /// Watches InferenceModelRewrites of the pool namespace and keeps the rule set of the served pool

@@ -1,0 +1,25 @@
+using FastEpp.Admission;
+using FastEpp.Endpoints;
+using FastEpp.Scheduling;
+
+namespace FastEpp.Requests;
+
+/// <summary>Everything handling an inference request needs from the rest of the process; built once by Hosting, shared by every stream.</summary>
+internal sealed class RequestServices
+{
+    public required EndpointRegistry Registry { get; init; }
+    public required IRequestScheduler Scheduler { get; init; }
+    public long MaxRequestBodyBytes { get; init; } = 64L * 1024 * 1024;
+    public bool DisableEndpointSubsetFilter { get; init; }
+    /// <summary>InferenceObjective priority by name; null when unknown (→ 0).</summary>
+    public Func<string, int?> PriorityLookup { get; init; } = static _ => null;
+    /// <summary>Current InferenceModelRewrite rules (empty without Kubernetes).</summary>
+    public Func<ModelRewriteSnapshot> ModelRewrites { get; init; } = static () => ModelRewriteSnapshot.Empty;
+    /// <summary>Legacy shedding or flow control, as configured; admits everything by default.</summary>
+    public AdmissionControl Admission { get; init; } = AdmissionControl.AdmitAll;
+    public RequestStats Stats { get; } = new();
+    /// <summary>The reference's request and scheduler metric families.</summary>
+    public Observability.EppMetrics Metrics { get; init; } = new();
+    /// <summary>OpenTelemetry spans and the traceparent header (--tracing); null = off.</summary>
+    public Observability.EppTracing? Tracing { get; init; }
+}
