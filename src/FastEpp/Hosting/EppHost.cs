@@ -123,6 +123,7 @@ internal sealed class EppHost : IAsyncDisposable
 
         Runtime = new RequestServices
         {
+            Parser = config?.Parser ?? Parsers.OpenAiParser.Default,
             Tracing = _tracing,
             Registry = Registry,
             Scheduler = scheduler,

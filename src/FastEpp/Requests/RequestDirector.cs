@@ -62,7 +62,7 @@ internal sealed class RequestDirector(RequestServices services, InferenceRequest
         var parsed = request.Parsed;
         parsed.Reset();
         var api = ApiPaths.Detect(Header(HeaderNames.Path), Header(HeaderNames.OriginalPath), Header(HeaderNames.ForwardedPath));
-        if (OpenAiRequestParser.Parse(bodyBytes, api, parsed, out var parseError) != ParseStatus.Ok)
+        if (services.Parser.ParseRequest(bodyBytes, api, parsed, out var parseError) != ParseStatus.Ok)
             return RequestDecision.Rejected(InferenceErrors.BadBody(parseError));
         scheduling.Body = parsed;
 

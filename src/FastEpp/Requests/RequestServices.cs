@@ -9,6 +9,8 @@ internal sealed class RequestServices
 {
     public required EndpointRegistry Registry { get; init; }
     public required IRequestScheduler Scheduler { get; init; }
+    /// <summary>The configured parser (EndpointPickerConfig <c>parser</c>): request bodies and response usage.</summary>
+    public Parsers.IRequestParser Parser { get; init; } = Parsers.OpenAiParser.Default;
     public long MaxRequestBodyBytes { get; init; } = 64L * 1024 * 1024;
     public bool DisableEndpointSubsetFilter { get; init; }
     /// <summary>InferenceObjective priority by name; null when unknown (→ 0).</summary>

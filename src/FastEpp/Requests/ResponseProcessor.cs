@@ -43,7 +43,7 @@ internal sealed class ResponseProcessor(RequestServices services, InferenceReque
     {
         if (endOfStream)
             MarkComplete();
-        UsageParser.ParseSseChunk(chunk.Span, ref _usage);
+        services.Parser.ParseStreamingResponse(chunk.Span, ref _usage);
         if (endOfStream)
             RecordMetrics();
         return RestoreModel(chunk);
@@ -54,7 +54,7 @@ internal sealed class ResponseProcessor(RequestServices services, InferenceReque
     {
         MarkComplete();
         if (!IsStreaming)
-            UsageParser.ParseJson(whole, ref _usage);
+            services.Parser.ParseResponse(whole, ref _usage);
         RecordMetrics();
         if (NeedsModelRestored && !whole.IsEmpty)
             return new ReadOnlySequence<byte>(RestoreModel(ByteString.CopyFrom(whole.ToArray())).Memory);
