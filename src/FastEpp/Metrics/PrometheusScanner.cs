@@ -277,13 +277,9 @@ internal static class PrometheusScanner
 
             switch (t)
             {
-                case MetricTarget.Queued:
-                    if (verdict.Sample(TryToInt(st.Value, out int queued), bit))
-                        m = m with { WaitingQueueSize = queued };
-                    break;
-                case MetricTarget.Running:
-                    if (verdict.Sample(TryToInt(st.Value, out int running), bit))
-                        m = m with { RunningRequestsSize = running };
+                case MetricTarget.Queued or MetricTarget.Running or MetricTarget.BlockSizeGauge or MetricTarget.NumBlocksGauge:
+                    if (verdict.Sample(TryToInt(st.Value, out int count), bit))
+                        m = WithCount(m, t, count);
                     break;
                 case MetricTarget.KvUsage:
                     if (verdict.Sample(double.IsFinite(st.Value), bit))
@@ -310,14 +306,6 @@ internal static class PrometheusScanner
                     if (verdict.IntLabel(p, st.B, bit, InvalidDetail.NumBlocksLabel, out int numBlocks))
                         m = m with { CacheNumBlocks = numBlocks };
                     break;
-                case MetricTarget.BlockSizeGauge:
-                    if (verdict.Sample(TryToInt(st.Value, out int blockSizeGauge), bit))
-                        m = m with { CacheBlockSize = blockSizeGauge };
-                    break;
-                case MetricTarget.NumBlocksGauge:
-                    if (verdict.Sample(TryToInt(st.Value, out int numBlocksGauge), bit))
-                        m = m with { CacheNumBlocks = numBlocksGauge };
-                    break;
             }
         }
 
@@ -326,6 +314,15 @@ internal static class PrometheusScanner
         next = verdict.Found != MetricFields.None ? m : previous;
         return new ScrapeReport(plan.Enabled, verdict.Found, verdict.Invalid, reasons, malformed, verdict.Detail);
     }
+
+    /// <summary>The field an integer-valued target writes.</summary>
+    private static EndpointMetrics WithCount(in EndpointMetrics m, int target, int count) => target switch
+    {
+        MetricTarget.Queued => m with { WaitingQueueSize = count },
+        MetricTarget.Running => m with { RunningRequestsSize = count },
+        MetricTarget.BlockSizeGauge => m with { CacheBlockSize = count },
+        _ => m with { CacheNumBlocks = count }, // NumBlocksGauge
+    };
 
     /// <summary>What <see cref="Apply"/> concluded per target: found, invalid (and which label was).</summary>
     private struct Verdict
@@ -630,13 +627,7 @@ internal static class PrometheusScanner
             {
                 if (++i >= raw.Length)
                     return false;
-                b = raw[i] switch
-                {
-                    (byte)'n' => (byte)'\n',
-                    (byte)'\\' => (byte)'\\',
-                    (byte)'"' => (byte)'"',
-                    _ => 0,
-                };
+                b = Escaped(raw[i]);
                 if (b == 0)
                     return false;
             }
@@ -646,6 +637,15 @@ internal static class PrometheusScanner
         }
         return j == expected.Length;
     }
+
+    /// <summary>The byte a label-value escape <c>\x</c> stands for (text format 0.0.4: \n, \\, \"); 0 = invalid.</summary>
+    private static byte Escaped(byte x) => x switch
+    {
+        (byte)'n' => (byte)'\n',
+        (byte)'\\' => (byte)'\\',
+        (byte)'"' => (byte)'"',
+        _ => 0,
+    };
 
     /// <summary>Unescapes into <paramref name="destination"/>; -1 on an invalid escape.</summary>
     private static int Unescape(ReadOnlySpan<byte> raw, Span<byte> destination)
@@ -658,13 +658,7 @@ internal static class PrometheusScanner
             {
                 if (++i >= raw.Length)
                     return -1;
-                b = raw[i] switch
-                {
-                    (byte)'n' => (byte)'\n',
-                    (byte)'\\' => (byte)'\\',
-                    (byte)'"' => (byte)'"',
-                    _ => 0,
-                };
+                b = Escaped(raw[i]);
                 if (b == 0)
                     return -1;
             }
