@@ -69,7 +69,6 @@ internal sealed class EppHost : IAsyncDisposable
         }
     }
 
-
     private async Task StartCoreAsync(IRequestScheduler? scheduler, KubeClientConfig? kubeConfig)
     {
         var logger = LoggerFactory.CreateLogger("FastEpp");
@@ -94,11 +93,6 @@ internal sealed class EppHost : IAsyncDisposable
         if (config is { FlowControlEnabled: true })
             _flowControl = CreateFlowController(config, logger);
 
-        if (Options.Tracing)
-            _tracing = Observability.EppTracing.Create(logger);
-        if (config is { FlowControlEnabled: true })
-            _flowControl = CreateFlowController(config, logger);
-
         Runtime = new ExtProcRuntime
         {
             Tracing = _tracing,
@@ -113,7 +107,23 @@ internal sealed class EppHost : IAsyncDisposable
             FlowControl = _flowControl,
             Metrics = Metrics,
         };
-        DiscoverPrefixIndexes(config);
+        if (config is not null)
+        {
+            var prefixIndexes = new List<Prefix.PrefixIndex>();
+            foreach (var plugin in config.Plugins)
+                if (plugin is Scheduling.Producers.ApproxPrefixCacheProducer prefix)
+                    prefixIndexes.Add(prefix.Index);
+            _prefixIndexes = [.. prefixIndexes];
+            if (_prefixIndexes.Length > 0)
+                Metrics.PrefixIndexSize = () =>
+                {
+                    long entries = 0;
+                    foreach (var index in _prefixIndexes)
+                        entries += index.EntryCount;
+                    return entries;
+                };
+        }
+
         StartMetricsLoops(config);
 
         if (Options.SecureServing)
@@ -129,6 +139,54 @@ internal sealed class EppHost : IAsyncDisposable
         MetricsPort = KestrelApps.BoundPort(metricsApp);
         logger.LogInformation("FastEpp serving ext_proc on {GrpcPort} ({Tls}), health on {HealthPort}, metrics on {MetricsPort}; {Endpoints} endpoints",
             GrpcPort, Options.SecureServing ? "TLS" : "plaintext", HealthPort, MetricsPort, Registry.Current.Count);
+    }
+
+    /// <summary>The flowControl section as a running controller; saturation is the detector's over the whole pool.</summary>
+    private Admission.FlowController CreateFlowController(LoadedConfig config, ILogger logger)
+    {
+        var spec = config.FlowControl ?? new FlowControlSpec();
+        double ceiling = 1.0;
+        foreach (var plugin in config.Plugins)
+            if (plugin is ComponentPlugin { Kind: ComponentKind.UsageLimitPolicy } policy
+                && (spec.UsageLimitPolicyPluginRef.Length == 0 || policy.Name == spec.UsageLimitPolicyPluginRef))
+            {
+                ceiling = policy.UsageLimitThreshold;
+                break;
+            }
+        var detector = config.SaturationDetector;
+        EndpointSnapshot? seen = null;
+        int[] all = [];
+        double PoolSaturation()
+        {
+            var snapshot = Registry.Current;
+            if (!ReferenceEquals(snapshot, seen))
+            {
+                all = new int[snapshot.Count];
+                for (int i = 0; i < all.Length; i++)
+                    all[i] = i;
+                seen = snapshot;
+            }
+            return detector.Saturation(snapshot, all);
+        }
+        logger.LogInformation("Flow control on: usage ceiling {Ceiling}, max bytes {MaxBytes}, max requests {MaxRequests}, TTL {Ttl}",
+            ceiling, spec.MaxBytes, spec.MaxRequests, spec.DefaultRequestTtl);
+        return new Admission.FlowController(spec, PoolSaturation, ceiling,
+            name => config.PluginsByName.TryGetValue(name, out var p) ? p.TypeName : name, metrics: Metrics, poolName: Options.PoolName);
+    }
+
+    private static string DescribeProfiles(ConfiguredScheduler scheduler)
+    {
+        var sb = new StringBuilder();
+        foreach (SchedulerProfile profile in scheduler.Profiles)
+        {
+            if (sb.Length > 0)
+                sb.Append("; ");
+            sb.Append(profile.Name).Append(": ");
+            for (int i = 0; i < profile.Scorers.Length; i++)
+                sb.Append(i == 0 ? "" : ", ").Append(profile.Scorers[i].Scorer.Name).Append(" ×").Append(profile.Scorers[i].Weight.ToString(CultureInfo.InvariantCulture));
+            sb.Append(" → ").Append(profile.Picker.Name);
+        }
+        return sb.ToString();
     }
 
     /// <summary>Static endpoints (--endpoints) or the Kubernetes pool watch; returns what the health server reports on.</summary>
@@ -167,26 +225,6 @@ internal sealed class EppHost : IAsyncDisposable
             AppProtocol = appProtocol,
             IsSynced = synced,
         };
-    }
-
-    private void DiscoverPrefixIndexes(LoadedConfig? config)
-    {
-        if (config is not null)
-        {
-            var prefixIndexes = new List<Prefix.PrefixIndex>();
-            foreach (var plugin in config.Plugins)
-                if (plugin is Scheduling.Producers.ApproxPrefixCacheProducer prefix)
-                    prefixIndexes.Add(prefix.Index);
-            _prefixIndexes = [.. prefixIndexes];
-            if (_prefixIndexes.Length > 0)
-                Metrics.PrefixIndexSize = () =>
-                {
-                    long entries = 0;
-                    foreach (var index in _prefixIndexes)
-                        entries += index.EntryCount;
-                    return entries;
-                };
-        }
     }
 
     /// <summary>The model-server metrics poller and the pool gauges' aggregation loop.</summary>
@@ -269,54 +307,6 @@ internal sealed class EppHost : IAsyncDisposable
         MetricsServer.MapPage(app, _metricsPage);
         _apps.Add(app);
         return app;
-    }
-
-    /// <summary>The flowControl section as a running controller; saturation is the detector's over the whole pool.</summary>
-    private Admission.FlowController CreateFlowController(LoadedConfig config, ILogger logger)
-    {
-        var spec = config.FlowControl ?? new FlowControlSpec();
-        double ceiling = 1.0;
-        foreach (var plugin in config.Plugins)
-            if (plugin is ComponentPlugin { Kind: ComponentKind.UsageLimitPolicy } policy
-                && (spec.UsageLimitPolicyPluginRef.Length == 0 || policy.Name == spec.UsageLimitPolicyPluginRef))
-            {
-                ceiling = policy.UsageLimitThreshold;
-                break;
-            }
-        var detector = config.SaturationDetector;
-        EndpointSnapshot? seen = null;
-        int[] all = [];
-        double PoolSaturation()
-        {
-            var snapshot = Registry.Current;
-            if (!ReferenceEquals(snapshot, seen))
-            {
-                all = new int[snapshot.Count];
-                for (int i = 0; i < all.Length; i++)
-                    all[i] = i;
-                seen = snapshot;
-            }
-            return detector.Saturation(snapshot, all);
-        }
-        logger.LogInformation("Flow control on: usage ceiling {Ceiling}, max bytes {MaxBytes}, max requests {MaxRequests}, TTL {Ttl}",
-            ceiling, spec.MaxBytes, spec.MaxRequests, spec.DefaultRequestTtl);
-        return new Admission.FlowController(spec, PoolSaturation, ceiling,
-            name => config.PluginsByName.TryGetValue(name, out var p) ? p.TypeName : name, metrics: Metrics, poolName: Options.PoolName);
-    }
-
-    private static string DescribeProfiles(ConfiguredScheduler scheduler)
-    {
-        var sb = new StringBuilder();
-        foreach (SchedulerProfile profile in scheduler.Profiles)
-        {
-            if (sb.Length > 0)
-                sb.Append("; ");
-            sb.Append(profile.Name).Append(": ");
-            for (int i = 0; i < profile.Scorers.Length; i++)
-                sb.Append(i == 0 ? "" : ", ").Append(profile.Scorers[i].Scorer.Name).Append(" ×").Append(profile.Scorers[i].Weight.ToString(CultureInfo.InvariantCulture));
-            sb.Append(" → ").Append(profile.Picker.Name);
-        }
-        return sb.ToString();
     }
 
     /// <summary>The /metrics page as the metrics port serves it.</summary>
