@@ -135,19 +135,25 @@ internal sealed class OpenAiRequest
             reader.Skip();
             return;
         }
+        while (NextValueOf(ref reader, "include_usage"u8))
+            result.IncludeUsage = reader.TokenType == JsonTokenType.True;
+    }
+
+    /// <summary>
+    /// Moves to the value of the next <paramref name="name"/> property of the object being read, skipping the other
+    /// properties; false at the end of the object.
+    /// </summary>
+    private static bool NextValueOf(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
+    {
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            bool usage = reader.ValueTextEquals("include_usage"u8);
+            bool match = reader.ValueTextEquals(name);
             reader.Read();
-            if (usage)
-            {
-                result.IncludeUsage = reader.TokenType == JsonTokenType.True;
-            }
-            else
-            {
-                reader.Skip();
-            }
+            if (match)
+                return true;
+            reader.Skip();
         }
+        return false;
     }
 
     // prompt: "text" | ["text", ...] | [1, 2, ...] | [[1, 2], ...]; a batch is simulated as one concatenated prompt.
@@ -267,18 +273,12 @@ internal sealed class OpenAiRequest
                 reader.Skip();
                 continue;
             }
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            while (NextValueOf(ref reader, "text"u8))
             {
-                bool text = reader.ValueTextEquals("text"u8);
-                reader.Read();
-                if (text && reader.TokenType == JsonTokenType.String)
-                {
+                if (reader.TokenType == JsonTokenType.String)
                     FeedString(ref reader, tokens);
-                }
                 else
-                {
                     reader.Skip();
-                }
             }
         }
     }

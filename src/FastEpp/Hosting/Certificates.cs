@@ -10,13 +10,16 @@ namespace FastEpp.Hosting;
 /// </summary>
 internal sealed class CertificateProvider : IDisposable
 {
+    private static readonly TimeSpan s_debounce = TimeSpan.FromMilliseconds(250);
+
     private readonly string? _path;
     private readonly ILogger _logger;
     private FileSystemWatcher? _watcher;
-    private Timer? _debounce;
+    private ITimer? _debounce;
     private X509Certificate2 _current;
 
-    public CertificateProvider(string certPath, bool reload, ILogger logger)
+    /// <param name="time">Drives the debounce (tests pass a fake clock and advance it instead of sleeping).</param>
+    public CertificateProvider(string certPath, bool reload, ILogger logger, TimeProvider? time = null)
     {
         _logger = logger;
         if (certPath.Length == 0)
@@ -28,28 +31,39 @@ internal sealed class CertificateProvider : IDisposable
         _current = Load(certPath);
         if (reload)
         {
-            _debounce = new Timer(_ => Reload());
+            _debounce = (time ?? TimeProvider.System).CreateTimer(static state => ((CertificateProvider)state!).Reload(), this,
+                Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             _watcher = new FileSystemWatcher(certPath) { NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.FileName | NotifyFilters.CreationTime };
-            _watcher.Changed += (_, _) => _debounce.Change(250, Timeout.Infinite);
-            _watcher.Created += (_, _) => _debounce.Change(250, Timeout.Infinite);
-            _watcher.Renamed += (_, _) => _debounce.Change(250, Timeout.Infinite);
+            _watcher.Changed += (_, _) => OnFilesChanged();
+            _watcher.Created += (_, _) => OnFilesChanged();
+            _watcher.Renamed += (_, _) => OnFilesChanged();
             _watcher.EnableRaisingEvents = true;
         }
     }
 
     public X509Certificate2 Current => Volatile.Read(ref _current);
 
+    /// <summary>Raised after each reload: true = the new pair is in use, false = it failed and the old one is kept.</summary>
+    internal event Action<bool>? Reloaded;
+
+    /// <summary>What the watcher calls on every event: (re)starts the debounce, so a burst of writes reloads once.</summary>
+    internal void OnFilesChanged() => _debounce?.Change(s_debounce, Timeout.InfiniteTimeSpan);
+
     private void Reload()
     {
+        bool ok;
         try
         {
             Volatile.Write(ref _current, Load(_path!));
             _logger.LogInformation("Reloaded TLS certificate from {Path}", _path);
+            ok = true;
         }
         catch (Exception ex)
         {
             _logger.LogError(ex, "Failed to reload TLS certificate from {Path}; keeping the previous one", _path);
+            ok = false;
         }
+        Reloaded?.Invoke(ok);
     }
 
     public static X509Certificate2 Load(string directory)

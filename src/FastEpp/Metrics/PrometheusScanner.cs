@@ -256,9 +256,7 @@ internal static class PrometheusScanner
     private static ScrapeReport Apply(ReadOnlySpan<byte> p, ScrapePlan plan, ref TargetStates states, int malformed,
         in EndpointMetrics previous, DateTimeOffset now, out EndpointMetrics next)
     {
-        var found = MetricFields.None;
-        var invalid = MetricFields.None;
-        var detail = InvalidDetail.None;
+        var verdict = new Verdict();
         uint reasons = 0;
         var m = previous;
 
@@ -279,32 +277,13 @@ internal static class PrometheusScanner
 
             switch (t)
             {
-                case MetricTarget.Queued:
-                    if (TryToInt(st.Value, out int queued))
-                    {
-                        m = m with { WaitingQueueSize = queued };
-                        found |= bit;
-                    }
-                    else
-                        invalid |= bit;
-                    break;
-                case MetricTarget.Running:
-                    if (TryToInt(st.Value, out int running))
-                    {
-                        m = m with { RunningRequestsSize = running };
-                        found |= bit;
-                    }
-                    else
-                        invalid |= bit;
+                case MetricTarget.Queued or MetricTarget.Running or MetricTarget.BlockSizeGauge or MetricTarget.NumBlocksGauge:
+                    if (verdict.Sample(TryToInt(st.Value, out int count), bit))
+                        m = WithCount(m, t, count);
                     break;
                 case MetricTarget.KvUsage:
-                    if (double.IsFinite(st.Value))
-                    {
+                    if (verdict.Sample(double.IsFinite(st.Value), bit))
                         m = m with { KvCacheUsagePercent = st.Value };
-                        found |= bit;
-                    }
-                    else
-                        invalid |= bit;
                     break;
                 case MetricTarget.Lora:
                     // §5.1: both lists are replaced (a missing label → empty); max_lora empty → untouched.
@@ -313,69 +292,70 @@ internal static class PrometheusScanner
                         ActiveModels = BuildAdapterList(p, st.A, previous.ActiveModels),
                         WaitingModels = BuildAdapterList(p, st.B, previous.WaitingModels),
                     };
-                    found |= bit;
-                    if (st.C.Present && st.C.Length > 0)
-                    {
-                        if (TryParseIntLabel(p, st.C, out int maxLora))
-                            m = m with { MaxActiveModels = maxLora };
-                        else
-                        {
-                            invalid |= bit;
-                            detail |= InvalidDetail.MaxLora;
-                        }
-                    }
+                    verdict.Found |= bit;
+                    if (verdict.IntLabel(p, st.C, bit, InvalidDetail.MaxLora, out int maxLora))
+                        m = m with { MaxActiveModels = maxLora };
                     break;
                 case MetricTarget.CacheInfo:
                     // Block size is reset first: a missing or invalid label leaves 0; an invalid
                     // number of blocks keeps the previous value (reference behaviour).
                     m = m with { CacheBlockSize = 0 };
-                    found |= bit;
-                    if (st.A.Present && st.A.Length > 0)
-                    {
-                        if (TryParseIntLabel(p, st.A, out int blockSize))
-                            m = m with { CacheBlockSize = blockSize };
-                        else
-                        {
-                            invalid |= bit;
-                            detail |= InvalidDetail.BlockSizeLabel;
-                        }
-                    }
-                    if (st.B.Present && st.B.Length > 0)
-                    {
-                        if (TryParseIntLabel(p, st.B, out int numBlocks))
-                            m = m with { CacheNumBlocks = numBlocks };
-                        else
-                        {
-                            invalid |= bit;
-                            detail |= InvalidDetail.NumBlocksLabel;
-                        }
-                    }
-                    break;
-                case MetricTarget.BlockSizeGauge:
-                    if (TryToInt(st.Value, out int blockSizeGauge))
-                    {
-                        m = m with { CacheBlockSize = blockSizeGauge };
-                        found |= bit;
-                    }
-                    else
-                        invalid |= bit;
-                    break;
-                case MetricTarget.NumBlocksGauge:
-                    if (TryToInt(st.Value, out int numBlocksGauge))
-                    {
-                        m = m with { CacheNumBlocks = numBlocksGauge };
-                        found |= bit;
-                    }
-                    else
-                        invalid |= bit;
+                    verdict.Found |= bit;
+                    if (verdict.IntLabel(p, st.A, bit, InvalidDetail.BlockSizeLabel, out int blockSize))
+                        m = m with { CacheBlockSize = blockSize };
+                    if (verdict.IntLabel(p, st.B, bit, InvalidDetail.NumBlocksLabel, out int numBlocks))
+                        m = m with { CacheNumBlocks = numBlocks };
                     break;
             }
         }
 
-        if (found != MetricFields.None)
+        if (verdict.Found != MetricFields.None)
             m = m with { UpdatedAt = now };
-        next = found != MetricFields.None ? m : previous;
-        return new ScrapeReport(plan.Enabled, found, invalid, reasons, malformed, detail);
+        next = verdict.Found != MetricFields.None ? m : previous;
+        return new ScrapeReport(plan.Enabled, verdict.Found, verdict.Invalid, reasons, malformed, verdict.Detail);
+    }
+
+    /// <summary>The field an integer-valued target writes.</summary>
+    private static EndpointMetrics WithCount(in EndpointMetrics m, int target, int count) => target switch
+    {
+        MetricTarget.Queued => m with { WaitingQueueSize = count },
+        MetricTarget.Running => m with { RunningRequestsSize = count },
+        MetricTarget.BlockSizeGauge => m with { CacheBlockSize = count },
+        _ => m with { CacheNumBlocks = count }, // NumBlocksGauge
+    };
+
+    /// <summary>What <see cref="Apply"/> concluded per target: found, invalid (and which label was).</summary>
+    private struct Verdict
+    {
+        public MetricFields Found;
+        public MetricFields Invalid;
+        public InvalidDetail Detail;
+
+        /// <summary>A selected sample's value: valid → found (the caller stores it), else invalid.</summary>
+        public bool Sample(bool valid, MetricFields bit)
+        {
+            if (valid)
+                Found |= bit;
+            else
+                Invalid |= bit;
+            return valid;
+        }
+
+        /// <summary>
+        /// An integer label of a found target: true with its value when present and valid; an empty or missing
+        /// label is false and not an error; an unparsable one marks the target invalid with <paramref name="which"/>.
+        /// </summary>
+        public bool IntLabel(ReadOnlySpan<byte> p, LabelRange range, MetricFields bit, InvalidDetail which, out int value)
+        {
+            value = 0;
+            if (!range.Present || range.Length == 0)
+                return false;
+            if (TryParseIntLabel(p, range, out value))
+                return true;
+            Invalid |= bit;
+            Detail |= which;
+            return false;
+        }
     }
 
     // ---- adapter lists ----------------------------------------------------------------------
@@ -647,13 +627,7 @@ internal static class PrometheusScanner
             {
                 if (++i >= raw.Length)
                     return false;
-                b = raw[i] switch
-                {
-                    (byte)'n' => (byte)'\n',
-                    (byte)'\\' => (byte)'\\',
-                    (byte)'"' => (byte)'"',
-                    _ => 0,
-                };
+                b = Escaped(raw[i]);
                 if (b == 0)
                     return false;
             }
@@ -663,6 +637,15 @@ internal static class PrometheusScanner
         }
         return j == expected.Length;
     }
+
+    /// <summary>The byte a label-value escape <c>\x</c> stands for (text format 0.0.4: \n, \\, \"); 0 = invalid.</summary>
+    private static byte Escaped(byte x) => x switch
+    {
+        (byte)'n' => (byte)'\n',
+        (byte)'\\' => (byte)'\\',
+        (byte)'"' => (byte)'"',
+        _ => 0,
+    };
 
     /// <summary>Unescapes into <paramref name="destination"/>; -1 on an invalid escape.</summary>
     private static int Unescape(ReadOnlySpan<byte> raw, Span<byte> destination)
@@ -675,13 +658,7 @@ internal static class PrometheusScanner
             {
                 if (++i >= raw.Length)
                     return -1;
-                b = raw[i] switch
-                {
-                    (byte)'n' => (byte)'\n',
-                    (byte)'\\' => (byte)'\\',
-                    (byte)'"' => (byte)'"',
-                    _ => 0,
-                };
+                b = Escaped(raw[i]);
                 if (b == 0)
                     return -1;
             }

@@ -18,31 +18,22 @@ internal enum MissingReason : byte
 /// What one <see cref="PrometheusScanner.Scan"/> found: a plain value, no allocation.
 /// <see cref="Describe"/> builds the human text (allocates; called only when a state change is logged).
 /// </summary>
-internal readonly struct ScrapeReport
+internal readonly struct ScrapeReport(MetricFields enabled, MetricFields found, MetricFields invalid, uint reasons, int malformedLines,
+    InvalidDetail invalidDetail)
 {
-    private readonly uint _reasons; // 4 bits per target
-
-    internal ScrapeReport(MetricFields enabled, MetricFields found, MetricFields invalid, uint reasons, int malformedLines, InvalidDetail invalidDetail)
-    {
-        Enabled = enabled;
-        Found = found;
-        Invalid = invalid;
-        _reasons = reasons;
-        MalformedLines = malformedLines;
-        InvalidDetails = invalidDetail;
-    }
+    private readonly uint _reasons = reasons; // 4 bits per target
 
     /// <summary>Targets the engine config asks for.</summary>
-    public MetricFields Enabled { get; }
+    public MetricFields Enabled { get; } = enabled;
     /// <summary>Targets whose series was selected and written into the new metrics.</summary>
-    public MetricFields Found { get; }
+    public MetricFields Found { get; } = found;
     /// <summary>Targets whose series was selected but whose value or label was unusable (partly or fully).</summary>
-    public MetricFields Invalid { get; }
+    public MetricFields Invalid { get; } = invalid;
     /// <summary>Enabled targets without a selected series.</summary>
     public MetricFields Missing => Enabled & ~(Found | Invalid);
     /// <summary>Lines naming a searched family that could not be parsed (skipped).</summary>
-    public int MalformedLines { get; }
-    public InvalidDetail InvalidDetails { get; }
+    public int MalformedLines { get; } = malformedLines;
+    public InvalidDetail InvalidDetails { get; } = invalidDetail;
     /// <summary>At least one field was updated: the endpoint's UpdatedAt moved to the scrape time.</summary>
     public bool Updated => Found != MetricFields.None;
     /// <summary>Everything the engine config asks for was found and valid.</summary>

@@ -211,38 +211,37 @@ internal sealed class EppMetrics
 
     public void ModelRewrite(string rule, string model, string target) => _rewrites[new Rewrite(rule, model, target)].Add(1);
 
-    /// <summary>Appends every family that has at least one series, in name order (as the Go registry gathers).</summary>
-    public void Write(StringBuilder sb)
+    public void Write(StringBuilder sb) => Write(new ExpositionWriter(sb));
+
+    /// <summary>Writes every family that has at least one series, in name order (as the Go registry gathers).</summary>
+    public void Write(ExpositionWriter writer)
     {
-        _flowSaturation.Write(sb);
-        _flowDispatchCycle.Write(sb);
-        _flowEnqueueDuration.Write(sb);
-        _flowQueueBytes.Write(sb);
-        _flowQueueSize.Write(sb);
-        _flowQueueDuration.Write(sb);
-        _rewrites.Write(sb);
+        _flowSaturation.Write(writer);
+        _flowDispatchCycle.Write(writer);
+        _flowEnqueueDuration.Write(writer);
+        _flowQueueBytes.Write(writer);
+        _flowQueueSize.Write(writer);
+        _flowQueueDuration.Write(writer);
+        _rewrites.Write(writer);
         if (PrefixIndexSize is { } size)
         {
-            AppendHeader(sb, "inference_extension_prefix_indexer_size", Alpha + "Size of the prefix indexer.", "gauge");
-            sb.Append("inference_extension_prefix_indexer_size ");
-            AppendFloat(sb, size());
-            sb.Append('\n');
+            writer.Single("inference_extension_prefix_indexer_size", Alpha + "Size of the prefix indexer.", "gauge", size());
         }
-        _hitBytes.Write(sb);
-        _hitRatio.Write(sb);
-        _pluginDurations.Write(sb);
-        _attempts.Write(sb);
-        _schedulerE2e.Write(sb);
-        _inputTokens.Write(sb);
-        _ntpot.Write(sb);
-        _outputTokens.Write(sb);
-        _cachedTokens.Write(sb);
-        _duration.Write(sb);
-        _requestErrors.Write(sb);
-        _requestSizes.Write(sb);
-        _requestTotal.Write(sb);
-        _responseSizes.Write(sb);
-        _running.Write(sb);
+        _hitBytes.Write(writer);
+        _hitRatio.Write(writer);
+        _pluginDurations.Write(writer);
+        _attempts.Write(writer);
+        _schedulerE2e.Write(writer);
+        _inputTokens.Write(writer);
+        _ntpot.Write(writer);
+        _outputTokens.Write(writer);
+        _cachedTokens.Write(writer);
+        _duration.Write(writer);
+        _requestErrors.Write(writer);
+        _requestSizes.Write(writer);
+        _requestTotal.Write(writer);
+        _responseSizes.Write(writer);
+        _running.Write(writer);
     }
 
     private static string Namespace(string endpointName)

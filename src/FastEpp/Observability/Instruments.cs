@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text;
 
 namespace FastEpp.Observability;
 
@@ -38,25 +37,16 @@ internal sealed class Histogram
     public double Sum => BitConverter.Int64BitsToDouble(Volatile.Read(ref _sumBits));
 
     /// <summary>Writes the _bucket/_sum/_count lines; <paramref name="labels"/> is the rendered label list without braces.</summary>
-    public void Write(StringBuilder sb, string name, string labels)
+    public void Write(ExpositionWriter writer, string name, string labels)
     {
         long cumulative = 0;
-        string sep = labels.Length > 0 ? "," : "";
         for (int i = 0; i <= _bounds.Length; i++)
         {
             cumulative += Interlocked.Read(ref _counts[i]);
-            sb.Append(name).Append("_bucket{").Append(labels).Append(sep).Append("le=\"");
-            PrometheusText.AppendFloat(sb, i < _bounds.Length ? _bounds[i] : double.PositiveInfinity);
-            sb.Append("\"} ");
-            PrometheusText.AppendFloat(sb, cumulative);
-            sb.Append('\n');
+            writer.Bucket(name, labels, i < _bounds.Length ? _bounds[i] : double.PositiveInfinity, cumulative);
         }
-        string braces = labels.Length > 0 ? "{" + labels + "}" : "";
-        sb.Append(name).Append("_sum").Append(braces).Append(' ');
-        PrometheusText.AppendFloat(sb, Sum);
-        sb.Append('\n').Append(name).Append("_count").Append(braces).Append(' ');
-        PrometheusText.AppendFloat(sb, Math.Max(cumulative, Count));
-        sb.Append('\n');
+        writer.Sum(name, labels, Sum);
+        writer.Count(name, labels, Math.Max(cumulative, Count));
     }
 }
 
@@ -106,7 +96,7 @@ internal sealed class Family<TKey, TCell>(string name, string help, string type,
 
     public int Count => _series.Count;
 
-    public void Write(StringBuilder sb)
+    public void Write(ExpositionWriter writer)
     {
         if (_series.IsEmpty)
             return;
@@ -117,21 +107,16 @@ internal sealed class Family<TKey, TCell>(string name, string help, string type,
         if (rows.Count == 0)
             return;
         rows.Sort(static (a, b) => string.CompareOrdinal(a.Labels, b.Labels));
-        PrometheusText.AppendHeader(sb, name, help, type);
+        writer.Family(name, help, type);
         foreach (var (rowLabels, cell) in rows)
         {
             switch (cell)
             {
                 case Histogram h:
-                    h.Write(sb, name, rowLabels);
+                    h.Write(writer, name, rowLabels);
                     break;
                 case ValueCell v:
-                    sb.Append(name);
-                    if (rowLabels.Length > 0)
-                        sb.Append('{').Append(rowLabels).Append('}');
-                    sb.Append(' ');
-                    PrometheusText.AppendFloat(sb, v.Value);
-                    sb.Append('\n');
+                    writer.Sample(name, rowLabels, v.Value);
                     break;
             }
         }

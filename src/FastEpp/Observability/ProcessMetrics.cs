@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using static FastEpp.Observability.PrometheusText;
 
 namespace FastEpp.Observability;
 
@@ -11,26 +10,20 @@ namespace FastEpp.Observability;
 /// </summary>
 internal static class ProcessMetrics
 {
-    public static void Write(StringBuilder sb)
+    public static void Write(StringBuilder sb) => Write(new ExpositionWriter(sb));
+
+    public static void Write(ExpositionWriter writer)
     {
         using var process = Process.GetCurrentProcess();
-        Gauge(sb, "process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter", process.TotalProcessorTime.TotalSeconds);
+        writer.Single("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter", process.TotalProcessorTime.TotalSeconds);
         if (OpenFileDescriptors() is { } open)
-            Gauge(sb, "process_open_fds", "Number of open file descriptors.", "gauge", open);
+            writer.Single("process_open_fds", "Number of open file descriptors.", "gauge", open);
         if (MaxFileDescriptors() is { } max)
-            Gauge(sb, "process_max_fds", "Maximum number of open file descriptors.", "gauge", max);
-        Gauge(sb, "process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge", process.VirtualMemorySize64);
-        Gauge(sb, "process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", process.WorkingSet64);
-        Gauge(sb, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge",
+            writer.Single("process_max_fds", "Maximum number of open file descriptors.", "gauge", max);
+        writer.Single("process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge", process.VirtualMemorySize64);
+        writer.Single("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", process.WorkingSet64);
+        writer.Single("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge",
             new DateTimeOffset(process.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
-    }
-
-    private static void Gauge(StringBuilder sb, string name, string help, string type, double value)
-    {
-        AppendHeader(sb, name, help, type);
-        sb.Append(name).Append(' ');
-        AppendFloat(sb, value);
-        sb.Append('\n');
     }
 
     private static int? OpenFileDescriptors()

@@ -5,7 +5,8 @@ namespace FastEpp.Observability;
 
 /// <summary>
 /// Prometheus text exposition (0.0.4) helpers that match what the reference's Go client writes, so a dashboard
-/// or a recording rule that matches label strings (<c>le="1.048576e+06"</c>) sees the same text.
+/// or a recording rule that matches label strings (<c>le="1.048576e+06"</c>) sees the same text: Go float text and
+/// label escaping. Lines and families are written by <see cref="ExpositionWriter"/>.
 /// </summary>
 internal static class PrometheusText
 {
@@ -99,7 +100,4 @@ internal static class PrometheusText
         }
         return sb.ToString();
     }
-
-    public static void AppendHeader(StringBuilder sb, string name, string help, string type) =>
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
 }

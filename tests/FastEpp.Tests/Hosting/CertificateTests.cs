@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Threading.Channels;
 using FastEpp.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace FastEpp.Tests.Hosting;
 
@@ -34,16 +36,20 @@ public sealed class CertificateTests
             using var second = CertificateProvider.CreateSelfSigned();
             WritePair(dir, first);
             using var provider = new CertificateProvider(dir, reload: true, NullLogger.Instance);
+            var reloads = Channel.CreateUnbounded<bool>();
+            provider.Reloaded += ok => reloads.Writer.TryWrite(ok);
             Assert.Equal(first.Thumbprint, provider.Current.Thumbprint);
 
+            // Each step waits for the reload the watcher triggered (a positive event), never for a fixed time.
             File.WriteAllText(Path.Combine(dir, "tls.crt"), "garbage");
-            await Task.Delay(600);
-            Assert.Equal(first.Thumbprint, provider.Current.Thumbprint); // failure keeps the old pair
+            Assert.False(await NextReload(reloads));                     // the watcher saw it and the reload ran…
+            Assert.Equal(first.Thumbprint, provider.Current.Thumbprint); // …and failed, keeping the old pair
 
             WritePair(dir, second);
-            var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (provider.Current.Thumbprint != second.Thumbprint && DateTime.UtcNow < deadline)
-                await Task.Delay(50);
+            while (!await NextReload(reloads))
+            {
+                // a reload may have read the pair half-written; the debounce of the last write reads it whole
+            }
             Assert.Equal(second.Thumbprint, provider.Current.Thumbprint);
         }
         finally
@@ -51,6 +57,39 @@ public sealed class CertificateTests
             Directory.Delete(dir, true);
         }
     }
+
+    [Fact]
+    public void CertPath_BurstOfChanges_ReloadsOnceAfterTheQuietPeriod()
+    {
+        var dir = Directory.CreateTempSubdirectory("fastepp-cert").FullName;
+        try
+        {
+            using var cert = CertificateProvider.CreateSelfSigned();
+            WritePair(dir, cert);
+            // The files are not touched, so only the test's explicit signals arm the debounce, on a fake clock.
+            var time = new FakeTimeProvider();
+            using var provider = new CertificateProvider(dir, reload: true, NullLogger.Instance, time);
+            var reloads = new List<bool>();
+            provider.Reloaded += reloads.Add; // runs inside Advance, on the test thread
+
+            provider.OnFilesChanged();
+            time.Advance(TimeSpan.FromMilliseconds(200));
+            provider.OnFilesChanged();                       // a second event restarts the 250 ms wait
+            time.Advance(TimeSpan.FromMilliseconds(249));
+            Assert.Empty(reloads);
+            time.Advance(TimeSpan.FromMilliseconds(1));
+            Assert.Equal([true], reloads);
+            time.Advance(TimeSpan.FromSeconds(10));
+            Assert.Equal([true], reloads);                   // once per burst
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    private static async Task<bool> NextReload(Channel<bool> reloads) =>
+        await reloads.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
     [Fact]
     public void CertPath_Missing_Throws() =>

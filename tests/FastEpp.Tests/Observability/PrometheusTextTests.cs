@@ -41,7 +41,7 @@ public sealed class PrometheusTextTests
         h.Observe(5);
         h.Observe(50);
         var sb = new StringBuilder();
-        h.Write(sb, "x_seconds", "model_name=\"m\"");
+        h.Write(new ExpositionWriter(sb), "x_seconds", "model_name=\"m\"");
         Assert.Equal("""
             x_seconds_bucket{model_name="m",le="0.1"} 1
             x_seconds_bucket{model_name="m",le="1"} 2
