@@ -27,7 +27,7 @@ internal static class PluginRegistry
         EdfOrderingPolicy.Type, SloDeadlineOrderingPolicy.Type, StaticUsageLimitPolicy.Type,
         ApproxPrefixCacheProducer.Type, InFlightLoadProducer.Type, UnsupportedPlugin.PredictedLatencyProducer,
         UnsupportedPlugin.LatencySloAdmitter, PrefixCacheAffinityFilter.Type, UnsupportedPlugin.SloHeadroomTierFilter,
-        LatencyScorer.Type, HeaderBasedTestingFilter.Type, ComponentPlugin.DestinationEndpointServedVerifier,
+        LatencyScorer.Type, HeaderBasedTestingFilter.Type, Requests.DestinationEndpointServedVerifier.Type,
         MetricsDataSource.Type, CoreMetricsExtractor.Type, NotificationSource.Kubernetes, NotificationSource.Endpoint,
         UnsupportedPlugin.RequestAttributeReporter, OpenAiParser.Type, UnsupportedPlugin.VllmGrpcParser,
         UnsupportedPlugin.PassthroughParser, ConcurrencyDetector.Type, UtilizationDetector.Type,

@@ -7,24 +7,15 @@ namespace FastEpp.Configuration;
 /// errors are reported in the reference's order), then start-up stops with <see cref="Reason"/>: a config
 /// option that loaded and did nothing would route silently wrong.
 /// </summary>
-internal sealed class UnsupportedPlugin : IPlugin
+internal sealed class UnsupportedPlugin(string typeName, string name, string reason) : Plugin(name)
 {
     private const string PredictorReason =
         "it needs the external latency-predictor sidecars (PREDICTION_SERVER_URL / TRAINING_SERVER_URL), which FastEpp does not support";
 
-    private UnsupportedPlugin(string typeName, string name, string reason)
-    {
-        TypeName = typeName;
-        Name = name;
-        Reason = reason;
-    }
-
-    public string TypeName { get; }
-
-    public string Name { get; }
+    public override string TypeName { get; } = typeName;
 
     /// <summary>Why FastEpp cannot run it (the end of the start-up error).</summary>
-    public string Reason { get; }
+    public string Reason { get; } = reason;
 
     public static readonly PluginType PredictedLatencyProducer = Refused("predicted-latency-producer", PredictorReason);
 

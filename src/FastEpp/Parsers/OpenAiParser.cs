@@ -1,6 +1,7 @@
 using System.Buffers;
 using FastEpp.Body;
 using FastEpp.Configuration;
+using FastEpp.Scheduling;
 
 namespace FastEpp.Parsers;
 
@@ -8,7 +9,7 @@ namespace FastEpp.Parsers;
 /// <c>openai-parser</c> (the default): OpenAI JSON request bodies by API kind (Body/OpenAiRequestParser, one
 /// Utf8JsonReader pass, Go-compatible error texts) and usage from SSE chunks or the buffered JSON response.
 /// </summary>
-internal sealed class OpenAiParser : IRequestParser
+internal sealed class OpenAiParser(string name) : Plugin(name), IRequestParser
 {
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
     public static readonly PluginType Type = new("openai-parser", static (n, _, _) => new OpenAiParser(n));
@@ -16,11 +17,7 @@ internal sealed class OpenAiParser : IRequestParser
     /// <summary>The instance used when no config names a parser (tests, injected schedulers).</summary>
     public static readonly OpenAiParser Default = new("openai-parser");
 
-    public OpenAiParser(string name) => Name = name;
-
-    public string TypeName => Type.Name;
-
-    public string Name { get; }
+    public override string TypeName => Type.Name;
 
     public ParseStatus ParseRequest(in ReadOnlySequence<byte> body, ApiKind api, ParsedRequest into, out string? error) =>
         OpenAiRequestParser.Parse(body, api, into, out error);

@@ -12,6 +12,17 @@ internal interface IPlugin
     string Name { get; }
 }
 
+/// <summary>
+/// The common part of most plugins: the configured name. The type name comes from the subclass's own
+/// <c>PluginType</c> (<c>public override string TypeName => Type.Name;</c>).
+/// </summary>
+internal abstract class Plugin(string name) : IPlugin
+{
+    public abstract string TypeName { get; }
+
+    public string Name { get; } = name;
+}
+
 /// <summary>Scorer intent as declared by the reference (informational only).</summary>
 internal enum ScorerCategory
 {

@@ -129,8 +129,15 @@ public sealed class LeaseLeaderElectorTests
     public async Task Run_TwoCandidates_ExactlyOneLeads()
     {
         await using var h = await KubeTestHarness.StartAsync();
-        await using var a = new Candidate(h, "a", s_fast);
-        await using var b = new Candidate(h, "b", s_fast);
+        // A renew deadline that a loaded CI box cannot miss, so the one-instant check below sees the steady state.
+        var steady = new LeaderElectionOptions
+        {
+            LeaseDuration = TimeSpan.FromSeconds(5),
+            RenewDeadline = TimeSpan.FromSeconds(4),
+            RetryPeriod = TimeSpan.FromMilliseconds(100),
+        };
+        await using var a = new Candidate(h, "a", steady);
+        await using var b = new Candidate(h, "b", steady);
         await Wait.UntilAsync(() => a.Elector.IsLeader || b.Elector.IsLeader, "someone leads");
         await Wait.UntilAsync(() => h.Server.Requests > 10, "several rounds of renew/acquire");
         Assert.True(a.Elector.IsLeader ^ b.Elector.IsLeader);

@@ -1,18 +1,17 @@
 using FastEpp.Configuration;
+using FastEpp.Scheduling;
 
 namespace FastEpp.Admission.Policies;
 
 /// <summary><c>global-strict-fairness-policy</c> (the default): the best head across all flows, as if the band were one queue.</summary>
-internal sealed class GlobalStrictFairnessPolicy(string name) : IFairnessPolicy
+internal sealed class GlobalStrictFairnessPolicy(string name) : Plugin(name), IFairnessPolicy
 {
     /// <summary>Its EndpointPickerConfig type and how the loader builds one.</summary>
     public static readonly PluginType Type = new("global-strict-fairness-policy", static (name, p, c) => new GlobalStrictFairnessPolicy(name));
 
     public static readonly GlobalStrictFairnessPolicy Default = new(Type.Name);
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; } = name;
+    public override string TypeName => Type.Name;
 
     public FlowTicket? PickNext(PriorityBand band)
     {

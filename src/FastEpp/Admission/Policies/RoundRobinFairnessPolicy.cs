@@ -1,16 +1,15 @@
 using FastEpp.Configuration;
+using FastEpp.Scheduling;
 
 namespace FastEpp.Admission.Policies;
 
 /// <summary><c>round-robin-fairness-policy</c>: flows take turns, in fairness-id order, one request per turn.</summary>
-internal sealed class RoundRobinFairnessPolicy(string name) : IFairnessPolicy
+internal sealed class RoundRobinFairnessPolicy(string name) : Plugin(name), IFairnessPolicy
 {
     /// <summary>Its EndpointPickerConfig type and how the loader builds one.</summary>
     public static readonly PluginType Type = new("round-robin-fairness-policy", static (name, p, c) => new RoundRobinFairnessPolicy(name));
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; } = name;
+    public override string TypeName => Type.Name;
 
     public FlowTicket? PickNext(PriorityBand band)
     {

@@ -10,18 +10,14 @@ namespace FastEpp.Scheduling.Filters;
 /// brackets). Missing/blank header → no candidates. Returns the matching candidates in header order,
 /// de-duplicated by IP; an entry with a port needs the exact ip:port.
 /// </summary>
-internal sealed class HeaderBasedTestingFilter : IFilter
+internal sealed class HeaderBasedTestingFilter(string name) : Plugin(name), IFilter
 {
     public const string HeaderName = "test-epp-endpoint-selection";
-
-    public HeaderBasedTestingFilter(string name) => Name = name;
 
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
     public static readonly PluginType Type = new("header-based-testing-filter", static (n, _, _) => new HeaderBasedTestingFilter(n));
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; }
+    public override string TypeName => Type.Name;
 
     public int Filter(in SchedulingContext ctx, Span<int> candidates)
     {

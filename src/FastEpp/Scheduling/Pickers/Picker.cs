@@ -7,18 +7,14 @@ namespace FastEpp.Scheduling.Pickers;
 /// (<see cref="Random.Shared"/> unless a test injects one) and how many endpoints one pick may return. A picker
 /// implements <see cref="PickTop"/> for k ≥ 1.
 /// </summary>
-internal abstract class Picker : IPicker
+internal abstract class Picker : Plugin, IPicker
 {
     protected Picker(string name, int maxNumOfEndpoints, Random? random)
+        : base(name)
     {
-        Name = name;
         MaxEndpoints = maxNumOfEndpoints <= 0 ? 1 : maxNumOfEndpoints;
         Random = random ?? Random.Shared;
     }
-
-    public abstract string TypeName { get; }
-
-    public string Name { get; }
 
     public int MaxEndpoints { get; }
 

@@ -11,21 +11,17 @@ namespace FastEpp.Scheduling.Producers;
 /// that charge (once). Token estimate: input = max(RequestSize/4, 1) when the body size is known, else
 /// max(1, round(promptChars/4)); output = round(input × 1.5); estimate = input + output. No parameters.
 /// </summary>
-internal sealed class InFlightLoadProducer : IDataProducer, IPreRequest, IResponseComplete
+internal sealed class InFlightLoadProducer(string name) : Plugin(name), IDataProducer, IPreRequest, IResponseComplete
 {
     private readonly Lock _growLock = new();
     // One counter object per endpoint id (created on first charge): growing the array copies references,
     // so no update racing a growth is lost.
     private Counter?[] _counters = new Counter?[256];
 
-    public InFlightLoadProducer(string name) => Name = name;
-
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
     public static readonly PluginType Type = new("inflight-load-producer", static (n, _, _) => new InFlightLoadProducer(n));
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; }
+    public override string TypeName => Type.Name;
 
     public void Prepare(in SchedulingContext ctx, ReadOnlySpan<int> candidates)
     {

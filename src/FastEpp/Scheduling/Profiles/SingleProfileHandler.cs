@@ -7,18 +7,14 @@ namespace FastEpp.Scheduling.Profiles;
 /// each has a result); ProcessResults requires exactly one profile and makes it primary, failing with
 /// <c>failed to run scheduler profile '&lt;name&gt;'</c> when it produced nothing.
 /// </summary>
-internal sealed class SingleProfileHandler : IProfileHandler
+internal sealed class SingleProfileHandler(string name) : Plugin(name), IProfileHandler
 {
     public const string MultipleProfilesError = "SingleProfileHandler cannot support multiple scheduling profiles";
-
-    public SingleProfileHandler(string name) => Name = name;
 
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
     public static readonly PluginType Type = new("single-profile-handler", static (n, _, _) => new SingleProfileHandler(n));
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; }
+    public override string TypeName => Type.Name;
 
     public string? Validate(IReadOnlyList<SchedulerProfile> profiles) =>
         profiles.Count > 1 ? MultipleProfilesError : null;

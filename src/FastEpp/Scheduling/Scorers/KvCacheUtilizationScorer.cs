@@ -3,16 +3,12 @@ using FastEpp.Configuration;
 namespace FastEpp.Scheduling.Scorers;
 
 /// <summary><c>kv-cache-utilization-scorer</c> (Distribution, no parameters): 1 − KvCacheUsagePercent (a fraction).</summary>
-internal sealed class KvCacheUtilizationScorer : IScorer
+internal sealed class KvCacheUtilizationScorer(string name) : Plugin(name), IScorer
 {
-    public KvCacheUtilizationScorer(string name) => Name = name;
-
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
     public static readonly PluginType Type = new("kv-cache-utilization-scorer", static (n, _, _) => new KvCacheUtilizationScorer(n));
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; }
+    public override string TypeName => Type.Name;
 
     public ScorerCategory Category => ScorerCategory.Distribution;
 

@@ -7,16 +7,12 @@ namespace FastEpp.Scheduling.Scorers;
 /// target ∈ ActiveModels → 1.0; |Active| + |Waiting| &lt; MaxActiveModels → 0.8; target ∈ WaitingModels → 0.6;
 /// else 0. Target = the request's post-rewrite model.
 /// </summary>
-internal sealed class LoraAffinityScorer : IScorer
+internal sealed class LoraAffinityScorer(string name) : Plugin(name), IScorer
 {
-    public LoraAffinityScorer(string name) => Name = name;
-
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
     public static readonly PluginType Type = new("lora-affinity-scorer", static (n, _, _) => new LoraAffinityScorer(n));
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; }
+    public override string TypeName => Type.Name;
 
     public ScorerCategory Category => ScorerCategory.Affinity;
 

@@ -7,16 +7,12 @@ namespace FastEpp.Scheduling.Scorers;
 /// 0 when no producer data or totalBlocks = 0. Parameters are accepted and ignored, as in the reference
 /// (prefix settings belong to the producer, which is auto-created when only this scorer is declared).
 /// </summary>
-internal sealed class PrefixCacheScorer : IScorer
+internal sealed class PrefixCacheScorer(string name) : Plugin(name), IScorer
 {
-    public PrefixCacheScorer(string name) => Name = name;
-
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
     public static readonly PluginType Type = new("prefix-cache-scorer", static (n, _, _) => new PrefixCacheScorer(n));
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; }
+    public override string TypeName => Type.Name;
 
     public ScorerCategory Category => ScorerCategory.Affinity;
 

@@ -6,16 +6,12 @@ namespace FastEpp.Scheduling.Scorers;
 /// <c>queue-scorer</c> (Distribution, no parameters): q = WaitingQueueSize; over the current candidates,
 /// max == min → 1 for all, else (max − q) / (max − min). Reads metrics as of the request (no staleness check).
 /// </summary>
-internal sealed class QueueScorer : IScorer
+internal sealed class QueueScorer(string name) : Plugin(name), IScorer
 {
-    public QueueScorer(string name) => Name = name;
-
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
     public static readonly PluginType Type = new("queue-scorer", static (n, _, _) => new QueueScorer(n));
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; }
+    public override string TypeName => Type.Name;
 
     public ScorerCategory Category => ScorerCategory.Distribution;
 

@@ -6,16 +6,12 @@ namespace FastEpp.Scheduling.Scorers;
 /// <c>running-requests-size-scorer</c> (Distribution, no parameters): the queue-scorer formula on
 /// RunningRequestsSize: max == min → 1, else (max − r) / (max − min) over the candidates.
 /// </summary>
-internal sealed class RunningRequestsSizeScorer : IScorer
+internal sealed class RunningRequestsSizeScorer(string name) : Plugin(name), IScorer
 {
-    public RunningRequestsSizeScorer(string name) => Name = name;
-
     /// <summary>Its EndpointPickerConfig type and how the loader builds one from its parameters.</summary>
     public static readonly PluginType Type = new("running-requests-size-scorer", static (n, _, _) => new RunningRequestsSizeScorer(n));
 
-    public string TypeName => Type.Name;
-
-    public string Name { get; }
+    public override string TypeName => Type.Name;
 
     public ScorerCategory Category => ScorerCategory.Distribution;
 
