@@ -1,9 +1,10 @@
 using System.Buffers;
 using System.Text;
 using CommunityToolkit.HighPerformance.Buffers;
-using FastEpp.Body;
+using FastEpp.GoCompat;
+using FastEpp.Tests.Body;
 
-namespace FastEpp.Tests.Body;
+namespace FastEpp.Tests.GoCompat;
 
 public class GoJsonTextTests
 {
@@ -13,7 +14,7 @@ public class GoJsonTextTests
     {
         using var buffer = new ArrayPoolBufferWriter<byte>();
         var sink = new BufferWriterSink(buffer);
-        GoJsonText.Transcode(new ReadOnlySequence<byte>(rawContent), mode, ref sink);
+        GoJsonString.Transcode(new ReadOnlySequence<byte>(rawContent), mode, ref sink);
         sink.Flush();
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
@@ -84,10 +85,10 @@ public class GoJsonTextTests
                 ReadOnlySequence<byte> seq = i == 0 ? SequenceFactory.Chunked(bytes, 1) : SequenceFactory.Random(bytes, rng, 1 + (i % 20));
                 using var buffer = new ArrayPoolBufferWriter<byte>();
                 var sink = new BufferWriterSink(buffer);
-                GoJsonText.Transcode(seq, mode, ref sink);
+                GoJsonString.Transcode(seq, mode, ref sink);
                 sink.Flush();
                 Assert.Equal(expected, Encoding.UTF8.GetString(buffer.WrittenSpan));
-                Assert.Equal(Encoding.UTF8.GetByteCount(Run(bytes, GoStringMode.Unquote)), GoJsonText.UnquotedLength(seq));
+                Assert.Equal(Encoding.UTF8.GetByteCount(Run(bytes, GoStringMode.Unquote)), GoJsonString.UnquotedLength(seq));
             }
         }
     }
@@ -116,7 +117,7 @@ public class GoJsonTextTests
     public void FormatGoFloat_MatchesGo(double value, string expected)
     {
         Span<byte> buf = stackalloc byte[400];
-        int n = GoJsonText.FormatGoFloat(value, buf);
+        int n = GoFloat.FormatJson(value, buf);
         Assert.Equal(expected, Encoding.ASCII.GetString(buf[..n]));
     }
 
@@ -136,7 +137,7 @@ public class GoJsonTextTests
     [InlineData("mèssages", "messages", false)]
     public void FoldEquals_GoFoldName(string key, string name, bool expected)
     {
-        Assert.Equal(expected, GoJsonText.FoldEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(name)));
+        Assert.Equal(expected, GoFieldName.FoldEquals(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(name)));
     }
 
     // Go scanner.go error texts (quoteChar uses strconv.Quote on the byte read as a rune).
