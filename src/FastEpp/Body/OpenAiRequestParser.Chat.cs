@@ -10,7 +10,7 @@ namespace FastEpp.Body;
 /// </summary>
 internal static partial class OpenAiRequestParser
 {
-    /// <summary>Longest raw block <c>type</c> compared with <c>"text"</c> (it is read into a 192-byte buffer).</summary>
+    /// <summary>An escaped block <c>type</c> longer than this many raw bytes is not <c>"text"</c> here.</summary>
     private const int MaxBlockTypeRawBytes = 64;
 
     private static ValueRange WalkMessages(ref Utf8JsonReader reader, ref WalkState st)
@@ -39,14 +39,8 @@ internal static partial class OpenAiRequestParser
             JsonTokenType t = reader.TokenType;
             if (key == MessageKey.Role)
             {
-                if (t == JsonTokenType.String)
-                {
-                    ref MessageEntry m = ref r.MessageEntries[entry];
-                    m.RoleStart = reader.TokenStartIndex;
-                    m.RoleLength = GoJsonReader.RawLength(ref reader);
-                }
-
-                ExpectKind(ref reader, ref st, JsonTokenType.String);
+                ref MessageEntry m = ref r.MessageEntries[entry];
+                WalkStringField(ref reader, ref st, ref m.RoleStart, ref m.RoleLength);
             }
             else if (key == MessageKey.Content)
             {
@@ -134,31 +128,17 @@ internal static partial class OpenAiRequestParser
                     if (t == JsonTokenType.String)
                     {
                         isText = GoJsonReader.TextEquals(ref reader, "text"u8, GoKeyMatch.Exact, MaxBlockTypeRawBytes);
-                        ref BlockEntry b = ref r.Block(block);
-                        b.TypeStart = reader.TokenStartIndex;
-                        b.TypeLength = GoJsonReader.RawLength(ref reader);
-                    }
-                    else if (t != JsonTokenType.Null)
-                    {
-                        st.TypedError = true;
                     }
 
-                    SkipValue(ref reader, ref st);
+                    WalkStringField(ref reader, ref st, ref r.Block(block).TypeStart, ref r.Block(block).TypeLength);
                     break;
                 case BlockKey.Text:
                     if (t == JsonTokenType.String)
                     {
                         textLength = GoJsonReader.UnquotedLength(ref reader);
-                        ref BlockEntry b = ref r.Block(block);
-                        b.TextStart = reader.TokenStartIndex;
-                        b.TextLength = GoJsonReader.RawLength(ref reader);
-                    }
-                    else if (t != JsonTokenType.Null)
-                    {
-                        st.TypedError = true;
                     }
 
-                    SkipValue(ref reader, ref st);
+                    WalkStringField(ref reader, ref st, ref r.Block(block).TextStart, ref r.Block(block).TextLength);
                     break;
                 case BlockKey.ImageUrl:
                 case BlockKey.VideoUrl:
@@ -196,40 +176,41 @@ internal static partial class OpenAiRequestParser
         {
             MediaKey field = keys.Classify(ref reader);
             reader.Read();
-            if (field == MediaKey.Other)
+            switch (field)
             {
-                SkipValue(ref reader, ref st);
-                reader.Read();
-                continue;
+                case MediaKey.Url when media == BlockKey.ImageUrl:
+                    WalkStringField(ref reader, ref st, ref b.ImageStart, ref b.ImageLength);
+                    break;
+                case MediaKey.Url:
+                    WalkStringField(ref reader, ref st, ref b.VideoStart, ref b.VideoLength);
+                    break;
+                case MediaKey.Data:
+                    WalkStringField(ref reader, ref st, ref b.DataStart, ref b.DataLength);
+                    break;
+                case MediaKey.Format:
+                    WalkStringField(ref reader, ref st, ref b.FormatStart, ref b.FormatLength);
+                    break;
+                default:
+                    SkipValue(ref reader, ref st);
+                    break;
             }
 
-            if (reader.TokenType == JsonTokenType.String)
-            {
-                long start = reader.TokenStartIndex;
-                long length = GoJsonReader.RawLength(ref reader);
-                switch (field)
-                {
-                    case MediaKey.Url when media == BlockKey.ImageUrl:
-                        b.ImageStart = start;
-                        b.ImageLength = length;
-                        break;
-                    case MediaKey.Url:
-                        b.VideoStart = start;
-                        b.VideoLength = length;
-                        break;
-                    case MediaKey.Data:
-                        b.DataStart = start;
-                        b.DataLength = length;
-                        break;
-                    default:
-                        b.FormatStart = start;
-                        b.FormatLength = length;
-                        break;
-                }
-            }
-
-            ExpectKind(ref reader, ref st, JsonTokenType.String);
             reader.Read();
         }
+    }
+
+    /// <summary>
+    /// A typed string field (string or null; anything else is a type error). A string's token start (the quote)
+    /// and raw length are recorded; null leaves the previous value, as Go's decode does.
+    /// </summary>
+    private static void WalkStringField(ref Utf8JsonReader reader, ref WalkState st, ref long start, ref long rawLength)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            start = reader.TokenStartIndex;
+            rawLength = GoJsonReader.RawLength(ref reader);
+        }
+
+        ExpectKind(ref reader, ref st, JsonTokenType.String);
     }
 }

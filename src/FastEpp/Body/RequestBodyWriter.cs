@@ -46,21 +46,11 @@ internal static class RequestBodyWriter
         {
             switch (parsed.Api)
             {
-                case ApiKind.Completions:
-                    WritePlainPrompt(body, parsed, ref sink);
-                    break;
-                case ApiKind.Embeddings:
-                    WriteEmbeddingsInput(body, parsed, ref sink);
-                    break;
-                case ApiKind.ChatCompletions:
-                    WriteMessages(body, parsed, ref sink);
-                    break;
-                case ApiKind.Responses:
-                    WriteResponsesInput(body, parsed, ref sink);
-                    break;
-                case ApiKind.Conversations:
-                    WriteItems(body, parsed, ref sink);
-                    break;
+                case ApiKind.Completions: WritePlainPrompt(body, parsed, ref sink); break;
+                case ApiKind.Embeddings: WriteEmbeddingsInput(body, parsed, ref sink); break;
+                case ApiKind.ChatCompletions: WriteMessages(body, parsed, ref sink); break;
+                case ApiKind.Responses: WriteResponsesInput(body, parsed, ref sink); break;
+                case ApiKind.Conversations: WriteItems(body, parsed, ref sink); break;
             }
         }
         catch (JsonException)
