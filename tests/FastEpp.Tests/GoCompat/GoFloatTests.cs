@@ -26,7 +26,7 @@ public class GoFloatTests
     [InlineData(0.0, "0")]
     [InlineData(-123.456, "-123.456")]
     [InlineData(4294967295.0, "4294967295")]
-    public void FormatGoFloat_MatchesGo(double value, string expected)
+    public void FormatJson_MatchesGoFloatEncoder(double value, string expected)
     {
         Span<byte> buf = stackalloc byte[400];
         int n = GoFloat.FormatJson(value, buf);
