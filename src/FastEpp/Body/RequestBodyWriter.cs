@@ -13,6 +13,13 @@ namespace FastEpp.Body;
 /// </summary>
 internal static class RequestBodyWriter
 {
+    /// <summary>ConversationItem fields (Go struct: case-insensitive).</summary>
+    private static readonly GoKeyTable<ItemField> s_itemKeys = new(
+        ItemField.Other,
+        ("type", GoKeyMatch.Fold, ItemField.Type),
+        ("role", GoKeyMatch.Fold, ItemField.Role),
+        ("content", GoKeyMatch.Fold, ItemField.Content));
+
     /// <summary>
     /// Writes <paramref name="body"/> with the model string token replaced by <paramref name="newModel"/>
     /// (JSON-escaped as Go would); every other byte is copied unchanged. Without a model (the caller
@@ -407,13 +414,6 @@ internal static class RequestBodyWriter
 
         sink.Write((byte)']');
     }
-
-    /// <summary>ConversationItem fields (Go struct: case-insensitive).</summary>
-    private static readonly GoKeyTable<ItemField> s_itemKeys = new(
-        ItemField.Other,
-        ("type", GoKeyMatch.Fold, ItemField.Type),
-        ("role", GoKeyMatch.Fold, ItemField.Role),
-        ("content", GoKeyMatch.Fold, ItemField.Content));
 
     private enum ItemField
     {

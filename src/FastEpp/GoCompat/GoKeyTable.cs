@@ -42,6 +42,12 @@ internal sealed class GoKeyTable<TKey>
     {
         foreach (Entry e in _entries)
         {
+            // Length first (a folded name is never shorter than its ASCII spelling): most rows cost one compare.
+            if (key.Length < e.Name.Length || (e.Match == GoKeyMatch.Exact && key.Length != e.Name.Length))
+            {
+                continue;
+            }
+
             if (GoFieldName.Matches(key, e.Name, e.Match))
             {
                 return e.Key;
