@@ -1,3 +1,5 @@
+using FastEpp.GoCompat;
+
 namespace FastEpp.Body;
 
 /// <summary>
@@ -9,7 +11,7 @@ namespace FastEpp.Body;
 /// </summary>
 internal sealed class ParsedRequest
 {
-    private GoValueScratch? _scratch;
+    private GoGenericValueEncoder? _goValueEncoder;
 
     public ApiKind Api { get; internal set; }
 
@@ -123,8 +125,8 @@ internal sealed class ParsedRequest
 
     internal ref BlockEntry Block(int index) => ref _blockEntries[index];
 
-    /// <summary>Per-stream scratch for the Go-value encoder (created on first use, then reused).</summary>
-    internal GoValueScratch Scratch => _scratch ??= new GoValueScratch();
+    /// <summary>Per-stream buffers of the Go generic-value encoder (created on first use, then reused).</summary>
+    internal GoGenericValueEncoder GoValueEncoder => _goValueEncoder ??= new GoGenericValueEncoder();
 
     /// <summary>Clears everything for the next request on the stream (keeps the scratch buffers).</summary>
     public void Reset()
@@ -156,7 +158,7 @@ internal sealed class ParsedRequest
         PromptArrayTextLength = 0;
         MessageEntryCount = 0;
         BlockEntryCount = 0;
-        _scratch?.Clear();
+        _goValueEncoder?.Clear();
     }
 }
 

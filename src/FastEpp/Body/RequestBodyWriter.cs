@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using FastEpp.GoCompat;
 
 namespace FastEpp.Body;
 
@@ -12,6 +13,13 @@ namespace FastEpp.Body;
 /// </summary>
 internal static class RequestBodyWriter
 {
+    /// <summary>ConversationItem fields (Go struct: case-insensitive).</summary>
+    private static readonly GoKeyTable<ItemField> s_itemKeys = new(
+        ItemField.Other,
+        ("type", GoKeyMatch.Fold, ItemField.Type),
+        ("role", GoKeyMatch.Fold, ItemField.Role),
+        ("content", GoKeyMatch.Fold, ItemField.Content));
+
     /// <summary>
     /// Writes <paramref name="body"/> with the model string token replaced by <paramref name="newModel"/>
     /// (JSON-escaped as Go would); every other byte is copied unchanged. Without a model (the caller
@@ -27,7 +35,7 @@ internal static class RequestBodyWriter
 
         Copy(body.Slice(0, parsed.ModelValueOffset), output);
         var sink = new BufferWriterSink(output);
-        GoJsonText.WriteQuotedString(newModel, ref sink);
+        GoJsonString.WriteQuotedString(newModel, ref sink);
         sink.Flush();
         Copy(body.Slice(parsed.ModelValueOffset + parsed.ModelValueLength), output);
     }
@@ -45,21 +53,11 @@ internal static class RequestBodyWriter
         {
             switch (parsed.Api)
             {
-                case ApiKind.Completions:
-                    WritePlainPrompt(body, parsed, ref sink);
-                    break;
-                case ApiKind.Embeddings:
-                    WriteEmbeddingsInput(body, parsed, ref sink);
-                    break;
-                case ApiKind.ChatCompletions:
-                    WriteMessages(body, parsed, ref sink);
-                    break;
-                case ApiKind.Responses:
-                    WriteResponsesInput(body, parsed, ref sink);
-                    break;
-                case ApiKind.Conversations:
-                    WriteItems(body, parsed, ref sink);
-                    break;
+                case ApiKind.Completions: WritePlainPrompt(body, parsed, ref sink); break;
+                case ApiKind.Embeddings: WriteEmbeddingsInput(body, parsed, ref sink); break;
+                case ApiKind.ChatCompletions: WriteMessages(body, parsed, ref sink); break;
+                case ApiKind.Responses: WriteResponsesInput(body, parsed, ref sink); break;
+                case ApiKind.Conversations: WriteItems(body, parsed, ref sink); break;
             }
         }
         catch (JsonException)
@@ -87,7 +85,7 @@ internal static class RequestBodyWriter
         if (parsed.PromptStringLength > 0)
         {
             ValueRange s = parsed.PromptString;
-            GoJsonText.Transcode(body.Slice(s.Start + 1, s.Length - 2), GoStringMode.Unquote, ref sink);
+            GoJsonString.Transcode(body.Slice(s.Start + 1, s.Length - 2), GoStringMode.Unquote, ref sink);
             return;
         }
 
@@ -111,7 +109,7 @@ internal static class RequestBodyWriter
             }
 
             first = false;
-            WriteTokenString(ref reader, GoStringMode.Unquote, ref sink);
+            GoJsonReader.Transcode(ref reader, GoStringMode.Unquote, ref sink);
         }
     }
 
@@ -122,7 +120,7 @@ internal static class RequestBodyWriter
         if (parsed.PromptStringLength > 0)
         {
             ValueRange s = parsed.PromptString;
-            GoJsonText.Transcode(body.Slice(s.Start + 1, s.Length - 2), GoStringMode.Quote, ref sink);
+            GoJsonString.Transcode(body.Slice(s.Start + 1, s.Length - 2), GoStringMode.Quote, ref sink);
         }
 
         sink.Write("\",\"Strings\":"u8);
@@ -161,14 +159,13 @@ internal static class RequestBodyWriter
             if (t == JsonTokenType.String)
             {
                 sink.Write((byte)'"');
-                WriteTokenString(ref reader, GoStringMode.Quote, ref sink);
+                GoJsonReader.Transcode(ref reader, GoStringMode.Quote, ref sink);
                 sink.Write((byte)'"');
             }
             else
             {
-                double v = reader.HasValueSequence
-                    ? GoValueScratch.ParseNumber(reader.ValueSequence)
-                    : GoJsonText.TryParseFloat(reader.ValueSpan, out double d) ? d : 0;
+                // The parser accepted only exact uint32 token ids here.
+                double v = GoJsonReader.TryGetFloat(ref reader, out double d) ? d : 0;
                 ((uint)v).TryFormat(digits, out int n, default, System.Globalization.CultureInfo.InvariantCulture);
                 sink.Write(digits[..n]);
             }
@@ -290,32 +287,43 @@ internal static class RequestBodyWriter
     {
         if (rawLength > 0)
         {
-            GoJsonText.Transcode(body.Slice(start + 1, rawLength), GoStringMode.Quote, ref sink);
+            GoJsonString.Transcode(body.Slice(start + 1, rawLength), GoStringMode.Quote, ref sink);
         }
     }
 
     /// <summary>Go json.Marshal of the responses parts: [{"instructions":..}?, {"tools":..}?, {"input":..}].</summary>
     private static void WriteResponsesInput(in ReadOnlySequence<byte> body, ParsedRequest parsed, ref BufferWriterSink sink)
     {
-        GoValueScratch scratch = parsed.Scratch;
         sink.Write((byte)'[');
         if (parsed.Instructions.IsNonNull)
         {
             sink.Write("{\"instructions\":"u8);
-            scratch.Encode(body, parsed.Instructions, ref sink);
+            WriteGoValue(body, parsed, parsed.Instructions, ref sink);
             sink.Write("},"u8);
         }
 
         if (parsed.Tools.IsNonNull)
         {
             sink.Write("{\"tools\":"u8);
-            scratch.Encode(body, parsed.Tools, ref sink);
+            WriteGoValue(body, parsed, parsed.Tools, ref sink);
             sink.Write("},"u8);
         }
 
         sink.Write("{\"input\":"u8);
-        scratch.Encode(body, parsed.Input, ref sink);
+        WriteGoValue(body, parsed, parsed.Input, ref sink);
         sink.Write("}]"u8);
+    }
+
+    /// <summary>Go json.Marshal of the generic value Go decoded from <paramref name="range"/> (<c>null</c> when absent).</summary>
+    private static void WriteGoValue(in ReadOnlySequence<byte> body, ParsedRequest parsed, ValueRange range, ref BufferWriterSink sink)
+    {
+        if (!range.IsNonNull)
+        {
+            sink.Write("null"u8);
+            return;
+        }
+
+        parsed.GoValueEncoder.Encode(body.Slice(range.Start, range.Length), ref sink);
     }
 
     /// <summary>Go json.Marshal([]ConversationItem): [{"type"?,"role"?,"content"?}] (all omitempty).</summary>
@@ -328,7 +336,6 @@ internal static class RequestBodyWriter
             return;
         }
 
-        GoValueScratch scratch = parsed.Scratch;
         Utf8JsonReader reader = ReaderFor(body, items);
         reader.Read();
         sink.Write((byte)'[');
@@ -348,29 +355,29 @@ internal static class RequestBodyWriter
                 reader.Read();
                 while (reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    int field = KeyIs(ref reader, "type"u8) ? 1 : KeyIs(ref reader, "role"u8) ? 2 : KeyIs(ref reader, "content"u8) ? 3 : 0;
+                    ItemField field = s_itemKeys.Classify(ref reader);
                     reader.Read();
                     long start = items.Start + reader.TokenStartIndex;
                     JsonTokenType t = reader.TokenType;
-                    if (field is 1 or 2 && t == JsonTokenType.String)
+                    if (field is ItemField.Type or ItemField.Role && t == JsonTokenType.String)
                     {
-                        if (field == 1)
+                        if (field == ItemField.Type)
                         {
                             typeStart = start;
-                            typeLength = TokenRawLength(ref reader);
+                            typeLength = GoJsonReader.RawLength(ref reader);
                         }
                         else
                         {
                             roleStart = start;
-                            roleLength = TokenRawLength(ref reader);
+                            roleLength = GoJsonReader.RawLength(ref reader);
                         }
                     }
                     else
                     {
                         reader.Skip();
-                        if (field == 3)
+                        if (field == ItemField.Content)
                         {
-                            content = new ValueRange(start, items.Start + reader.BytesConsumed - start, KindOf(t));
+                            content = new ValueRange(start, items.Start + reader.BytesConsumed - start, GoJsonReader.KindOf(t));
                         }
                     }
 
@@ -399,7 +406,7 @@ internal static class RequestBodyWriter
             if (content.IsNonNull)
             {
                 sink.Write(any ? ",\"content\":"u8 : "\"content\":"u8);
-                scratch.Encode(body, content, ref sink);
+                WriteGoValue(body, parsed, content, ref sink);
             }
 
             sink.Write((byte)'}');
@@ -408,57 +415,11 @@ internal static class RequestBodyWriter
         sink.Write((byte)']');
     }
 
-    private static JsonValueKind KindOf(JsonTokenType t) => t switch
+    private enum ItemField
     {
-        JsonTokenType.StartObject => JsonValueKind.Object,
-        JsonTokenType.StartArray => JsonValueKind.Array,
-        JsonTokenType.String => JsonValueKind.String,
-        JsonTokenType.Number => JsonValueKind.Number,
-        JsonTokenType.True => JsonValueKind.True,
-        JsonTokenType.False => JsonValueKind.False,
-        _ => JsonValueKind.Null,
-    };
-
-    private static long TokenRawLength(ref Utf8JsonReader reader) =>
-        reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
-
-    private static void WriteTokenString(ref Utf8JsonReader reader, GoStringMode mode, ref BufferWriterSink sink)
-    {
-        if (reader.HasValueSequence)
-        {
-            GoJsonText.Transcode(reader.ValueSequence, mode, ref sink);
-        }
-        else
-        {
-            GoJsonText.Transcode(reader.ValueSpan, final: true, mode, ref sink);
-        }
-    }
-
-    /// <summary>Case-insensitive (Go foldName) match of the current property name.</summary>
-    private static bool KeyIs(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
-    {
-        if (!reader.HasValueSequence && !reader.ValueIsEscaped)
-        {
-            return GoJsonText.FoldEquals(reader.ValueSpan, name);
-        }
-
-        long raw = TokenRawLength(ref reader);
-        if (raw > 200)
-        {
-            return false;
-        }
-
-        Span<byte> buf = stackalloc byte[600];
-        var sink = new SpanSink(buf);
-        if (reader.HasValueSequence)
-        {
-            GoJsonText.Transcode(reader.ValueSequence, GoStringMode.Unquote, ref sink);
-        }
-        else
-        {
-            GoJsonText.Transcode(reader.ValueSpan, final: true, GoStringMode.Unquote, ref sink);
-        }
-
-        return !sink.Overflow && GoJsonText.FoldEquals(sink.Written, name);
+        Other,
+        Type,
+        Role,
+        Content,
     }
 }

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
+using FastEpp.GoCompat;
+using static FastEpp.GoCompat.GoKeyMatch;
 
 namespace FastEpp.Body;
 
@@ -27,6 +29,64 @@ internal struct Usage
 /// </summary>
 internal static class UsageParser
 {
+    /// <summary>
+    /// Escaped names and values longer than this many raw bytes never match (they are unescaped into a
+    /// 256-byte buffer).
+    /// </summary>
+    private const int MaxNameRawBytes = 256 / 3;
+
+    // Key classification (first matching row wins). Map keys match exactly, Go struct fields case-insensitively.
+
+    /// <summary>Non-streaming body, decoded as map[string]any.</summary>
+    private static readonly GoKeyTable<UsageKey> s_bodyKeys = new(
+        UsageKey.Other, MaxNameRawBytes, ("usage", Exact, UsageKey.Usage), ("object", Exact, UsageKey.Object));
+
+    /// <summary>SSE data line: Go's streamResponse struct.</summary>
+    private static readonly GoKeyTable<UsageKey> s_streamLineKeys = new(
+        UsageKey.Other, MaxNameRawBytes, ("usage", Fold, UsageKey.Usage), ("response", Fold, UsageKey.Response), ("type", Fold, UsageKey.Type));
+
+    /// <summary>streamResponse.response: {usage map[string]any, object string}.</summary>
+    private static readonly GoKeyTable<UsageKey> s_responseKeys = new(
+        UsageKey.Other, MaxNameRawBytes, ("usage", Fold, UsageKey.Usage), ("object", Fold, UsageKey.Object));
+
+    /// <summary>Typed Usage struct (fwkrh.Usage) and its PromptTokenDetails.</summary>
+    private static readonly GoKeyTable<UsageKey> s_typedUsageKeys = new(
+        UsageKey.Other,
+        MaxNameRawBytes,
+        ("prompt_tokens", Fold, UsageKey.PromptTokens),
+        ("completion_tokens", Fold, UsageKey.CompletionTokens),
+        ("total_tokens", Fold, UsageKey.TotalTokens),
+        ("prompt_token_details", Fold, UsageKey.PromptTokenDetails),
+        ("cached_tokens", Fold, UsageKey.CachedTokens));
+
+    /// <summary>Usage decoded as map[string]any and its prompt_token_details map.</summary>
+    private static readonly GoKeyTable<UsageKey> s_mapUsageKeys = new(
+        UsageKey.Other,
+        MaxNameRawBytes,
+        ("input_tokens", Exact, UsageKey.InputTokens),
+        ("output_tokens", Exact, UsageKey.OutputTokens),
+        ("prompt_tokens", Exact, UsageKey.PromptTokens),
+        ("completion_tokens", Exact, UsageKey.CompletionTokens),
+        ("total_tokens", Exact, UsageKey.TotalTokens),
+        ("prompt_token_details", Exact, UsageKey.PromptTokenDetails),
+        ("cached_tokens", Exact, UsageKey.CachedTokens));
+
+    private enum UsageKey
+    {
+        Other,
+        Usage,
+        Object,
+        Response,
+        Type,
+        InputTokens,
+        OutputTokens,
+        PromptTokens,
+        CompletionTokens,
+        TotalTokens,
+        PromptTokenDetails,
+        CachedTokens,
+    }
+
     private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
 
     private static ReadOnlySpan<byte> Done => "[DONE]"u8;
@@ -116,8 +176,9 @@ internal static class UsageParser
             reader.Read();
             while (reader.TokenType == JsonTokenType.PropertyName)
             {
-                bool isUsage = reader.ValueTextEqualsSafe("usage"u8);
-                bool isObject = !isUsage && reader.ValueTextEqualsSafe("object"u8);
+                UsageKey key = s_bodyKeys.Classify(ref reader);
+                bool isUsage = key == UsageKey.Usage;
+                bool isObject = key == UsageKey.Object;
                 reader.Read();
                 if (isUsage)
                 {
@@ -182,24 +243,13 @@ internal static class UsageParser
             Span<byte> objectType = stackalloc byte[64];
             int objectTypeLength = 0;
             bool isCompleted = false;
-
-            if (!reader.Read())
+            bool closed;
+            while (NextMember(ref reader, s_streamLineKeys, out UsageKey key, out closed))
             {
-                return false;
-            }
-
-            while (reader.TokenType == JsonTokenType.PropertyName)
-            {
-                int key = FoldKey(ref reader, "usage"u8) ? 1 : FoldKey(ref reader, "response"u8) ? 2 : FoldKey(ref reader, "type"u8) ? 3 : 0;
-                if (!reader.Read())
-                {
-                    return false;
-                }
-
                 JsonTokenType t = reader.TokenType;
                 switch (key)
                 {
-                    case 1:
+                    case UsageKey.Usage:
                         if (t == JsonTokenType.Null)
                         {
                             typed = default;
@@ -223,7 +273,7 @@ internal static class UsageParser
                         }
 
                         break;
-                    case 2:
+                    case UsageKey.Response:
                         if (t == JsonTokenType.StartObject)
                         {
                             if (!ReadResponse(ref reader, ref mapUsage, ref responseUsage, objectType, ref objectTypeLength))
@@ -237,10 +287,10 @@ internal static class UsageParser
                         }
 
                         break;
-                    case 3:
+                    case UsageKey.Type:
                         if (t == JsonTokenType.String)
                         {
-                            isCompleted = reader.ValueTextEqualsSafe("response.completed"u8);
+                            isCompleted = GoJsonReader.TextEquals(ref reader, "response.completed"u8, Exact, MaxNameRawBytes);
                         }
                         else if (t != JsonTokenType.Null)
                         {
@@ -256,15 +306,10 @@ internal static class UsageParser
 
                         break;
                 }
-
-                if (!reader.Read())
-                {
-                    return false;
-                }
             }
 
             // After the object only whitespace may follow (Go: "invalid character after top-level value").
-            if (reader.TokenType != JsonTokenType.EndObject || reader.CurrentDepth != 0 || reader.Read())
+            if (!closed || reader.CurrentDepth != 0 || reader.Read())
             {
                 return false;
             }
@@ -289,24 +334,37 @@ internal static class UsageParser
         }
     }
 
-    /// <summary>response: {usage map[string]any, object string}.</summary>
-    private static bool ReadResponse(ref Utf8JsonReader reader, ref MapUsage map, ref bool hasUsage, scoped Span<byte> objectType, ref int objectTypeLength)
+    /// <summary>
+    /// Moves to the next member of the object being read: true with its key and the reader on its value; false
+    /// at the object's end (<paramref name="closed"/>) or when the data ends first (not closed).
+    /// </summary>
+    private static bool NextMember(ref Utf8JsonReader reader, GoKeyTable<UsageKey> keys, out UsageKey key, out bool closed)
     {
+        key = UsageKey.Other;
+        closed = false;
         if (!reader.Read())
         {
             return false;
         }
 
-        while (reader.TokenType == JsonTokenType.PropertyName)
+        if (reader.TokenType != JsonTokenType.PropertyName)
         {
-            int key = FoldKey(ref reader, "usage"u8) ? 1 : FoldKey(ref reader, "object"u8) ? 2 : 0;
-            if (!reader.Read())
-            {
-                return false;
-            }
+            closed = reader.TokenType == JsonTokenType.EndObject;
+            return false;
+        }
 
+        key = keys.Classify(ref reader);
+        return reader.Read();
+    }
+
+    /// <summary>response: {usage map[string]any, object string}.</summary>
+    private static bool ReadResponse(ref Utf8JsonReader reader, ref MapUsage map, ref bool hasUsage, scoped Span<byte> objectType, ref int objectTypeLength)
+    {
+        bool closed;
+        while (NextMember(ref reader, s_responseKeys, out UsageKey key, out closed))
+        {
             JsonTokenType t = reader.TokenType;
-            if (key == 1)
+            if (key == UsageKey.Usage)
             {
                 if (t == JsonTokenType.Null)
                 {
@@ -327,7 +385,7 @@ internal static class UsageParser
                     return false;
                 }
             }
-            else if (key == 2)
+            else if (key == UsageKey.Object)
             {
                 if (t == JsonTokenType.String)
                 {
@@ -342,38 +400,19 @@ internal static class UsageParser
             {
                 return false;
             }
-
-            if (!reader.Read())
-            {
-                return false;
-            }
         }
 
-        return reader.TokenType == JsonTokenType.EndObject;
+        return closed;
     }
 
     /// <summary>Typed Usage fields (Go int: an integer literal that fits int64; null leaves the field).</summary>
     private static bool ReadTypedUsage(ref Utf8JsonReader reader, ref Usage usage)
     {
-        if (!reader.Read())
+        bool closed;
+        while (NextMember(ref reader, s_typedUsageKeys, out UsageKey key, out closed))
         {
-            return false;
-        }
-
-        while (reader.TokenType == JsonTokenType.PropertyName)
-        {
-            int key = FoldKey(ref reader, "prompt_tokens"u8) ? 1
-                : FoldKey(ref reader, "completion_tokens"u8) ? 2
-                : FoldKey(ref reader, "total_tokens"u8) ? 3
-                : FoldKey(ref reader, "prompt_token_details"u8) ? 4
-                : 0;
-            if (!reader.Read())
-            {
-                return false;
-            }
-
             JsonTokenType t = reader.TokenType;
-            if (key is >= 1 and <= 3)
+            if (key is UsageKey.PromptTokens or UsageKey.CompletionTokens or UsageKey.TotalTokens)
             {
                 if (t == JsonTokenType.Number)
                 {
@@ -384,10 +423,10 @@ internal static class UsageParser
 
                     switch (key)
                     {
-                        case 1:
+                        case UsageKey.PromptTokens:
                             usage.PromptTokens = v;
                             break;
-                        case 2:
+                        case UsageKey.CompletionTokens:
                             usage.CompletionTokens = v;
                             break;
                         default:
@@ -400,7 +439,7 @@ internal static class UsageParser
                     return false;
                 }
             }
-            else if (key == 4)
+            else if (key == UsageKey.PromptTokenDetails)
             {
                 if (t == JsonTokenType.Null)
                 {
@@ -409,41 +448,9 @@ internal static class UsageParser
                 else if (t == JsonTokenType.StartObject)
                 {
                     usage.HasCachedTokens = true;
-                    if (!reader.Read())
+                    if (!ReadTypedDetails(ref reader, ref usage))
                     {
                         return false;
-                    }
-
-                    while (reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        bool cached = FoldKey(ref reader, "cached_tokens"u8);
-                        if (!reader.Read())
-                        {
-                            return false;
-                        }
-
-                        if (cached && reader.TokenType == JsonTokenType.Number)
-                        {
-                            if (!TryGetGoInt(ref reader, out int v))
-                            {
-                                return false;
-                            }
-
-                            usage.CachedTokens = v;
-                        }
-                        else if (cached && reader.TokenType != JsonTokenType.Null)
-                        {
-                            return false;
-                        }
-                        else if (!reader.TrySkip())
-                        {
-                            return false;
-                        }
-
-                        if (!reader.Read())
-                        {
-                            return false;
-                        }
                     }
                 }
                 else
@@ -455,83 +462,55 @@ internal static class UsageParser
             {
                 return false;
             }
+        }
 
-            if (!reader.Read())
+        return closed;
+    }
+
+    /// <summary>Typed PromptTokenDetails {cached_tokens int}.</summary>
+    private static bool ReadTypedDetails(ref Utf8JsonReader reader, ref Usage usage)
+    {
+        bool closed;
+        while (NextMember(ref reader, s_typedUsageKeys, out UsageKey key, out closed))
+        {
+            bool cached = key == UsageKey.CachedTokens;
+            if (cached && reader.TokenType == JsonTokenType.Number)
+            {
+                if (!TryGetGoInt(ref reader, out int v))
+                {
+                    return false;
+                }
+
+                usage.CachedTokens = v;
+            }
+            else if (cached && reader.TokenType != JsonTokenType.Null)
+            {
+                return false;
+            }
+            else if (!reader.TrySkip())
             {
                 return false;
             }
         }
 
-        return reader.TokenType == JsonTokenType.EndObject;
+        return closed;
     }
 
     /// <summary>A usage object decoded as map[string]any (exact keys, float64 numbers, last wins).</summary>
     private static bool ReadMapUsage(ref Utf8JsonReader reader, ref MapUsage map)
     {
-        if (!reader.Read())
+        bool closed;
+        while (NextMember(ref reader, s_mapUsageKeys, out UsageKey key, out closed))
         {
-            return false;
-        }
-
-        while (reader.TokenType == JsonTokenType.PropertyName)
-        {
-            int key = reader.ValueTextEqualsSafe("input_tokens"u8) ? 1
-                : reader.ValueTextEqualsSafe("output_tokens"u8) ? 2
-                : reader.ValueTextEqualsSafe("prompt_tokens"u8) ? 3
-                : reader.ValueTextEqualsSafe("completion_tokens"u8) ? 4
-                : reader.ValueTextEqualsSafe("total_tokens"u8) ? 5
-                : reader.ValueTextEqualsSafe("prompt_token_details"u8) ? 6
-                : 0;
-            if (!reader.Read())
-            {
-                return false;
-            }
-
             JsonTokenType t = reader.TokenType;
-            if (key == 6)
+            if (key == UsageKey.PromptTokenDetails)
             {
                 map.Cached = null;
                 if (t == JsonTokenType.StartObject)
                 {
-                    if (!reader.Read())
+                    if (!ReadMapDetails(ref reader, ref map))
                     {
                         return false;
-                    }
-
-                    while (reader.TokenType == JsonTokenType.PropertyName)
-                    {
-                        bool cached = reader.ValueTextEqualsSafe("cached_tokens"u8);
-                        if (!reader.Read())
-                        {
-                            return false;
-                        }
-
-                        if (reader.TokenType == JsonTokenType.Number)
-                        {
-                            if (!TryGetFloat(ref reader, out double v))
-                            {
-                                return false;
-                            }
-
-                            if (cached)
-                            {
-                                map.Cached = v;
-                            }
-                        }
-                        else if (!SkipChecked(ref reader))
-                        {
-                            return false;
-                        }
-
-                        if (cached && reader.TokenType != JsonTokenType.Number)
-                        {
-                            map.Cached = null;
-                        }
-
-                        if (!reader.Read())
-                        {
-                            return false;
-                        }
                     }
                 }
                 else if (!SkipChecked(ref reader))
@@ -556,14 +535,45 @@ internal static class UsageParser
                     return false;
                 }
             }
+        }
 
-            if (!reader.Read())
+        return closed;
+    }
+
+    /// <summary>prompt_token_details decoded as map[string]any: a number <c>cached_tokens</c> (last wins).</summary>
+    private static bool ReadMapDetails(ref Utf8JsonReader reader, ref MapUsage map)
+    {
+        bool closed;
+        while (NextMember(ref reader, s_mapUsageKeys, out UsageKey key, out closed))
+        {
+            bool cached = key == UsageKey.CachedTokens;
+            if (reader.TokenType == JsonTokenType.Number)
             {
-                return false;
+                if (!TryGetFloat(ref reader, out double v))
+                {
+                    return false;
+                }
+
+                if (cached)
+                {
+                    map.Cached = v;
+                }
+            }
+            else
+            {
+                if (!SkipChecked(ref reader))
+                {
+                    return false;
+                }
+
+                if (cached)
+                {
+                    map.Cached = null;
+                }
             }
         }
 
-        return reader.TokenType == JsonTokenType.EndObject;
+        return closed;
     }
 
     /// <summary>Skips a value; false if a number in it overflows float64 (Go's generic decode fails) or data ends.</summary>
@@ -602,11 +612,13 @@ internal static class UsageParser
     {
         if (!reader.HasValueSequence)
         {
-            return GoJsonText.TryParseFloat(reader.ValueSpan, out value);
+            return GoFloat.TryParse(reader.ValueSpan, out value);
         }
 
-        value = GoValueScratch.ParseNumber(reader.ValueSequence);
-        return double.IsFinite(value);
+        // As before this step: a number split across segments that overflows reads as 0 and is accepted
+        // (a contiguous one fails as in Go). Kept to stay behaviour-preserving; see Body/README.md.
+        value = GoFloat.TryParse(reader.ValueSequence, out double v) ? v : 0;
+        return true;
     }
 
     /// <summary>Go strconv.ParseInt(s, 10, 64) on the number token (no fraction, no exponent), clamped to int.</summary>
@@ -628,39 +640,6 @@ internal static class UsageParser
         return true;
     }
 
-    private static bool FoldKey(ref Utf8JsonReader reader, ReadOnlySpan<byte> name)
-    {
-        if (!reader.HasValueSequence && !reader.ValueIsEscaped)
-        {
-            return GoJsonText.FoldEquals(reader.ValueSpan, name);
-        }
-
-        Span<byte> buf = stackalloc byte[256];
-        int n = ReadSmall(ref reader, buf);
-        return n >= 0 && GoJsonText.FoldEquals(buf[..n], name);
-    }
-
-    private static int ReadSmall(ref Utf8JsonReader reader, scoped Span<byte> buffer)
-    {
-        long raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
-        if (raw * 3 > buffer.Length)
-        {
-            return -1;
-        }
-
-        var sink = new SpanSink(buffer);
-        if (reader.HasValueSequence)
-        {
-            GoJsonText.Transcode(reader.ValueSequence, GoStringMode.Unquote, ref sink);
-        }
-        else
-        {
-            GoJsonText.Transcode(reader.ValueSpan, final: true, GoStringMode.Unquote, ref sink);
-        }
-
-        return sink.Overflow ? -1 : sink.Length;
-    }
-
     /// <summary>Unescapes the start of the current string into <paramref name="dest"/> (enough for prefix tests).</summary>
     private static int ReadPrefix(ref Utf8JsonReader reader, scoped Span<byte> dest)
     {
@@ -669,27 +648,15 @@ internal static class UsageParser
         {
             ReadOnlySpan<byte> raw = reader.ValueSpan;
             bool whole = raw.Length * 3 <= dest.Length;
-            GoJsonText.Transcode(whole ? raw : raw[..(dest.Length / 3)], final: whole, GoStringMode.Unquote, ref sink);
+            GoJsonString.Transcode(whole ? raw : raw[..(dest.Length / 3)], final: whole, GoStringMode.Unquote, ref sink);
             return sink.Length;
         }
 
         ReadOnlySequence<byte> seq = reader.ValueSequence;
         bool all = seq.Length * 3 <= dest.Length;
-        GoJsonText.Transcode(all ? seq : seq.Slice(0, dest.Length / 3), GoStringMode.Unquote, ref sink);
+        GoJsonString.Transcode(all ? seq : seq.Slice(0, dest.Length / 3), GoStringMode.Unquote, ref sink);
         // A cut sequence may end with a partial unit decoded as U+FFFD: harmless for prefix tests.
         return sink.Length;
-    }
-
-    private static bool ValueTextEqualsSafe(this ref Utf8JsonReader reader, ReadOnlySpan<byte> expected)
-    {
-        if (!reader.HasValueSequence && !reader.ValueIsEscaped)
-        {
-            return reader.ValueSpan.SequenceEqual(expected);
-        }
-
-        Span<byte> buf = stackalloc byte[256];
-        int n = ReadSmall(ref reader, buf);
-        return n >= 0 && buf[..n].SequenceEqual(expected);
     }
 
     /// <summary>Counters read from a usage map (null = absent or not a number).</summary>
@@ -702,23 +669,23 @@ internal static class UsageParser
         public double? TotalTokens;
         public double? Cached;
 
-        public void Set(int key, double? value)
+        public void Set(UsageKey key, double? value)
         {
             switch (key)
             {
-                case 1:
+                case UsageKey.InputTokens:
                     InputTokens = value;
                     break;
-                case 2:
+                case UsageKey.OutputTokens:
                     OutputTokens = value;
                     break;
-                case 3:
+                case UsageKey.PromptTokens:
                     PromptTokens = value;
                     break;
-                case 4:
+                case UsageKey.CompletionTokens:
                     CompletionTokens = value;
                     break;
-                case 5:
+                case UsageKey.TotalTokens:
                     TotalTokens = value;
                     break;
             }

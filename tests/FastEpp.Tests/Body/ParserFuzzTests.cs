@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using FastEpp.Body;
+using FastEpp.GoCompat;
 
 namespace FastEpp.Tests.Body;
 

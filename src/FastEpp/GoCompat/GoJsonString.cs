@@ -1,10 +1,9 @@
 using System.Buffers;
-using System.Globalization;
 using System.Text.Unicode;
 
-namespace FastEpp.Body;
+namespace FastEpp.GoCompat;
 
-/// <summary>How <see cref="GoJsonText"/> emits a JSON string's content.</summary>
+/// <summary>How <see cref="GoJsonString"/> emits a JSON string's content.</summary>
 internal enum GoStringMode
 {
     /// <summary>The decoded text (what Go's unquote yields): escapes resolved, bad UTF-8 as U+FFFD.</summary>
@@ -21,14 +20,16 @@ internal enum GoStringMode
 }
 
 /// <summary>
-/// Go <c>encoding/json</c> string and number semantics on raw UTF-8 JSON bytes, without allocation:
-/// unquoting (escapes, invalid UTF-8 and lone surrogates become U+FFFD exactly as Go's
-/// <c>unquoteBytes</c> + <c>utf8.DecodeRune</c> do), re-quoting as <c>appendString(escapeHTML=true)</c>
-/// does, case folding of struct field names (<c>foldName</c>) and float64 formatting (floatEncoder).
-/// The string transcoder works on chunks: it stops before a unit (escape or UTF-8 sequence) that may be
-/// cut by the chunk end, so a multi-segment body never has to be copied.
+/// Go <c>encoding/json</c> string semantics on raw UTF-8 JSON bytes, without allocation: unquoting (escapes,
+/// invalid UTF-8 and lone surrogates become U+FFFD exactly as Go's <c>unquoteBytes</c> + <c>utf8.DecodeRune</c>
+/// do) and re-quoting as <c>appendString(escapeHTML=true)</c> does. The transcoder works on chunks: it stops
+/// before a unit (escape or UTF-8 sequence) that may be cut by the chunk end, so a multi-segment body never has
+/// to be copied.
+/// FAST PATH: every request unquotes its model, cache salt, escaped keys and prompt lengths here, and the
+/// prefix-hash input of chat/responses/conversations/embeddings is re-quoted here. The fast loop validates
+/// UTF-8 once per chunk; only bad UTF-8 or U+2028/U+2029 take the per-rune path.
 /// </summary>
-internal static class GoJsonText
+internal static class GoJsonString
 {
     /// <summary>Longest unit: a surrogate pair written as two \u escapes.</summary>
     private const int MaxUnit = 12;
@@ -133,21 +134,13 @@ internal static class GoJsonText
             }
 
             i += stop;
-            byte b = src[i];
-            if (b == (byte)'\\' && mode != GoStringMode.Encode)
+            int used = WriteStop(src, i, final, mode, ref sink);
+            if (used == 0)
             {
-                if (!final && src.Length - i < MaxUnit)
-                {
-                    return i;
-                }
+                return i;
+            }
 
-                i += DecodeEscape(src[i..], mode, ref sink);
-            }
-            else
-            {
-                WriteQuotedAscii(b, ref sink);
-                i++;
-            }
+            i += used;
         }
     }
 
@@ -180,25 +173,34 @@ internal static class GoJsonText
                 return i;
             }
 
-            byte b = src[i];
-            if (b == (byte)'\\' && mode != GoStringMode.Encode)
+            int used = WriteStop(src, i, final, mode, ref sink);
+            if (used == 0)
             {
-                if (!final && src.Length - i < MaxUnit)
-                {
-                    return i;
-                }
+                return i;
+            }
 
-                i += DecodeEscape(src[i..], mode, ref sink);
-            }
-            else
-            {
-                // Quote mode stop byte: an ASCII character that must be escaped.
-                WriteQuotedAscii(b, ref sink);
-                i++;
-            }
+            i += used;
         }
 
         return i;
+    }
+
+    /// <summary>
+    /// Writes the stop byte at <paramref name="i"/>: an escape (resolved, or re-written in Quote mode) or, in Quote /
+    /// Encode mode, an ASCII character that must be escaped. Returns the bytes used, or 0 when the escape may
+    /// continue in the next chunk.
+    /// </summary>
+    private static int WriteStop<TSink>(scoped ReadOnlySpan<byte> src, int i, bool final, GoStringMode mode, ref TSink sink)
+        where TSink : IByteSink, allows ref struct
+    {
+        byte b = src[i];
+        if (b != (byte)'\\' || mode == GoStringMode.Encode)
+        {
+            WriteQuotedAscii(b, ref sink);
+            return 1;
+        }
+
+        return !final && src.Length - i < MaxUnit ? 0 : DecodeEscape(src[i..], mode, ref sink);
     }
 
     /// <summary>Decoded (unquoted) byte length of a string content.</summary>
@@ -287,55 +289,6 @@ internal static class GoJsonText
     }
 
     /// <summary>
-    /// Go's case-insensitive struct field match (<c>foldName</c>: ToUpper(ToLower(r)) per rune) of an
-    /// unescaped key against a lower-case ASCII field name. Besides ASCII letters only four runes fold into
-    /// ASCII: U+017F (ſ→S), U+212A (Kelvin→K), U+0130 and U+0131 (→I).
-    /// </summary>
-    public static bool FoldEquals(ReadOnlySpan<byte> key, ReadOnlySpan<byte> lowerName)
-    {
-        int k = 0;
-        for (int n = 0; n < lowerName.Length; n++)
-        {
-            if (k >= key.Length)
-            {
-                return false;
-            }
-
-            byte c = lowerName[n];
-            byte b = key[k];
-            if (b < 0x80)
-            {
-                if (b != c && !(c >= (byte)'a' && c <= (byte)'z' && b == c - 32))
-                {
-                    return false;
-                }
-
-                k++;
-                continue;
-            }
-
-            if (c == (byte)'s' && key[k..].StartsWith("ſ"u8))
-            {
-                k += 2;
-            }
-            else if (c == (byte)'k' && key[k..].StartsWith("\u212A"u8))
-            {
-                k += 3;
-            }
-            else if (c == (byte)'i' && key.Length - k >= 2 && b == 0xC4 && (key[k + 1] == 0xB0 || key[k + 1] == 0xB1))
-            {
-                k += 2;
-            }
-            else
-            {
-                return false;
-            }
-        }
-
-        return k == key.Length;
-    }
-
-    /// <summary>
     /// Go <c>utf8.DecodeRune</c>: returns the rune and its width, or (U+FFFD, 1) for any invalid or
     /// truncated sequence, surrogates and overlong forms included.
     /// </summary>
@@ -399,142 +352,6 @@ internal static class GoJsonText
         }
 
         return 1;
-    }
-
-    /// <summary>
-    /// Writes a float64 as Go's floatEncoder does: shortest round-trip digits, plain notation for
-    /// 1e-6 &lt;= |x| &lt; 1e21 (and 0), else exponent form like <c>1e+21</c> / <c>1.5e-7</c>.
-    /// </summary>
-    public static void WriteGoFloat<TSink>(double value, ref TSink sink)
-        where TSink : IByteSink, allows ref struct
-    {
-        Span<byte> buf = stackalloc byte[400];
-        int n = FormatGoFloat(value, buf);
-        sink.Write(buf[..n]);
-    }
-
-    /// <summary>Formats like <see cref="WriteGoFloat{TSink}"/> into <paramref name="dest"/> (>= 400 bytes).</summary>
-    public static int FormatGoFloat(double value, Span<byte> dest)
-    {
-        if (!double.IsFinite(value))
-        {
-            // Unreachable for parsed JSON (overflow is rejected at parse time); keep output valid JSON.
-            "null"u8.CopyTo(dest);
-            return 4;
-        }
-
-        int pos = 0;
-        if (double.IsNegative(value))
-        {
-            dest[pos++] = (byte)'-';
-        }
-
-        double abs = Math.Abs(value);
-        if (abs == 0)
-        {
-            dest[pos++] = (byte)'0';
-            return pos;
-        }
-
-        // Shortest round-trip digits from .NET ("R"), normalised to 0.DIGITS x 10^exp10.
-        Span<byte> r = stackalloc byte[64];
-        abs.TryFormat(r, out int rn, "R", CultureInfo.InvariantCulture);
-        Span<byte> digits = stackalloc byte[32];
-        int nd = 0;
-        int pointPos = -1;
-        int exp = 0;
-        int j = 0;
-        for (; j < rn; j++)
-        {
-            byte c = r[j];
-            if (c == (byte)'.')
-            {
-                pointPos = nd;
-            }
-            else if (c == (byte)'E' || c == (byte)'e')
-            {
-                exp = int.Parse(r[(j + 1)..rn], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
-                break;
-            }
-            else
-            {
-                digits[nd++] = c;
-            }
-        }
-
-        if (pointPos < 0)
-        {
-            pointPos = nd;
-        }
-
-        int lead = 0;
-        while (lead < nd - 1 && digits[lead] == (byte)'0')
-        {
-            lead++;
-        }
-
-        int trail = nd;
-        while (trail > lead + 1 && digits[trail - 1] == (byte)'0')
-        {
-            trail--;
-        }
-
-        ReadOnlySpan<byte> d = digits[lead..trail];
-        int exp10 = pointPos - lead + exp;
-
-        if (abs < 1e-6 || abs >= 1e21)
-        {
-            dest[pos++] = d[0];
-            if (d.Length > 1)
-            {
-                dest[pos++] = (byte)'.';
-                d[1..].CopyTo(dest[pos..]);
-                pos += d.Length - 1;
-            }
-
-            int e = exp10 - 1;
-            dest[pos++] = (byte)'e';
-            dest[pos++] = e < 0 ? (byte)'-' : (byte)'+';
-            // Go pads to two digits then strips the zero of e-0X; e+0X cannot occur in this branch.
-            Math.Abs(e).TryFormat(dest[pos..], out int en, default, CultureInfo.InvariantCulture);
-            return pos + en;
-        }
-
-        if (exp10 <= 0)
-        {
-            dest[pos++] = (byte)'0';
-            dest[pos++] = (byte)'.';
-            dest.Slice(pos, -exp10).Fill((byte)'0');
-            pos += -exp10;
-            d.CopyTo(dest[pos..]);
-            return pos + d.Length;
-        }
-
-        if (exp10 >= d.Length)
-        {
-            d.CopyTo(dest[pos..]);
-            pos += d.Length;
-            dest.Slice(pos, exp10 - d.Length).Fill((byte)'0');
-            return pos + exp10 - d.Length;
-        }
-
-        d[..exp10].CopyTo(dest[pos..]);
-        pos += exp10;
-        dest[pos++] = (byte)'.';
-        d[exp10..].CopyTo(dest[pos..]);
-        return pos + d.Length - exp10;
-    }
-
-    /// <summary>Parses a JSON number token as Go's strconv.ParseFloat(s, 64); false when it overflows.</summary>
-    public static bool TryParseFloat(ReadOnlySpan<byte> number, out double value)
-    {
-        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out value))
-        {
-            value = 0;
-            return false;
-        }
-
-        return double.IsFinite(value);
     }
 
     private static bool IsCont(byte b) => (b & 0xC0) == 0x80;

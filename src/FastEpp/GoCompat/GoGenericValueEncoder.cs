@@ -1,16 +1,17 @@
 using System.Buffers;
 using System.Text.Json;
 
-namespace FastEpp.Body;
+namespace FastEpp.GoCompat;
 
 /// <summary>
-/// Re-encodes one JSON value of the body as Go's <c>json.Marshal</c> encodes the generic value
-/// (<c>any</c>) that <c>json.Unmarshal</c> made of it: objects become maps (duplicate keys: last wins;
-/// keys sorted byte-wise), numbers become float64 (shortest form, <c>1e+21</c> style), strings are
-/// unescaped then HTML-safe re-escaped. Iterative (explicit stacks, no recursion, any depth up to Go's
-/// 10000) over buffers kept per stream and only grown, so a warm stream does not allocate.
+/// Re-encodes one JSON value as Go's <c>json.Marshal</c> encodes the generic value (<c>any</c>) that
+/// <c>json.Unmarshal</c> made of it: objects become maps (duplicate keys: last wins; keys sorted byte-wise),
+/// numbers become float64 (<see cref="GoFloat.FormatJson"/>), strings are unescaped then HTML-safe re-escaped.
+/// Iterative (explicit stacks, no recursion, any depth up to Go's 10000) over buffers kept per stream
+/// (one instance per <c>ParsedRequest</c>) and only grown, so a warm stream does not allocate.
+/// FAST PATH: the prefix-hash input of responses (instructions, tools, input) and conversations (item content).
 /// </summary>
-internal sealed class GoValueScratch
+internal sealed class GoGenericValueEncoder
 {
     private Node[] _nodes = new Node[64];
     private int _nodeCount;
@@ -26,39 +27,37 @@ internal sealed class GoValueScratch
         _keyLength = 0;
     }
 
-    /// <summary>Writes the Go encoding of the value at <paramref name="range"/> of <paramref name="body"/>.</summary>
-    public void Encode<TSink>(in ReadOnlySequence<byte> body, ValueRange range, ref TSink sink)
+    /// <summary>
+    /// Writes the Go encoding of <paramref name="value"/> (the bytes of exactly one JSON value, already validated);
+    /// <c>null</c> if it does not read as one.
+    /// </summary>
+    public void Encode<TSink>(in ReadOnlySequence<byte> value, ref TSink sink)
         where TSink : IByteSink, allows ref struct
     {
-        if (!range.IsNonNull)
-        {
-            sink.Write("null"u8);
-            return;
-        }
-
         Clear();
-        if (!Build(body, range))
+        if (!Build(value))
         {
             sink.Write("null"u8);
             return;
         }
 
-        Emit(body, ref sink);
+        Emit(value, ref sink);
     }
 
     /// <summary>Writes one scalar token (string / number / literal) Go's way.</summary>
-    public static void WriteScalar<TSink>(in ReadOnlySequence<byte> body, JsonValueKind kind, long start, long length, ref TSink sink)
+    private static void WriteScalar<TSink>(in ReadOnlySequence<byte> value, JsonValueKind kind, long start, long length, ref TSink sink)
         where TSink : IByteSink, allows ref struct
     {
         switch (kind)
         {
             case JsonValueKind.String:
                 sink.Write((byte)'"');
-                GoJsonText.Transcode(body.Slice(start + 1, length - 2), GoStringMode.Quote, ref sink);
+                GoJsonString.Transcode(value.Slice(start + 1, length - 2), GoStringMode.Quote, ref sink);
                 sink.Write((byte)'"');
                 return;
             case JsonValueKind.Number:
-                GoJsonText.WriteGoFloat(ParseNumber(body.Slice(start, length)), ref sink);
+                // 0 if unparsable, which the parser already rejected.
+                GoFloat.WriteJson(GoFloat.TryParse(value.Slice(start, length), out double v) ? v : 0, ref sink);
                 return;
             case JsonValueKind.True:
                 sink.Write("true"u8);
@@ -72,37 +71,9 @@ internal sealed class GoValueScratch
         }
     }
 
-    /// <summary>Parses a JSON number token as float64 (0 if unparsable, which the parser already rejected).</summary>
-    public static double ParseNumber(in ReadOnlySequence<byte> raw)
+    private bool Build(in ReadOnlySequence<byte> value)
     {
-        if (raw.IsSingleSegment)
-        {
-            return GoJsonText.TryParseFloat(raw.FirstSpan, out double v) ? v : 0;
-        }
-
-        if (raw.Length <= 512)
-        {
-            Span<byte> buf = stackalloc byte[512];
-            raw.CopyTo(buf);
-            return GoJsonText.TryParseFloat(buf[..(int)raw.Length], out double v) ? v : 0;
-        }
-
-        byte[] rented = ArrayPool<byte>.Shared.Rent((int)raw.Length);
-        try
-        {
-            raw.CopyTo(rented);
-            return GoJsonText.TryParseFloat(rented.AsSpan(0, (int)raw.Length), out double v) ? v : 0;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
-
-    private bool Build(in ReadOnlySequence<byte> body, ValueRange range)
-    {
-        ReadOnlySequence<byte> slice = body.Slice(range.Start, range.Length);
-        var reader = new Utf8JsonReader(slice, new JsonReaderOptions { MaxDepth = GoJsonSyntax.MaxDepth });
+        var reader = new Utf8JsonReader(value, new JsonReaderOptions { MaxDepth = GoJsonSyntax.MaxDepth });
         // _ints holds two stacks while building: [open container, last child] pairs.
         int depth = 0;
         int pendingKeyStart = -1;
@@ -112,7 +83,7 @@ internal sealed class GoValueScratch
             while (reader.Read())
             {
                 JsonTokenType t = reader.TokenType;
-                long absStart = range.Start + reader.TokenStartIndex;
+                long tokenStart = reader.TokenStartIndex;
                 switch (t)
                 {
                     case JsonTokenType.PropertyName:
@@ -123,22 +94,13 @@ internal sealed class GoValueScratch
                     {
                         depth--;
                         int open = _ints[2 * depth];
-                        _nodes[open].Length = range.Start + reader.BytesConsumed - _nodes[open].Start;
+                        _nodes[open].Length = reader.BytesConsumed - _nodes[open].Start;
                         continue;
                     }
                 }
 
-                JsonValueKind kind = t switch
-                {
-                    JsonTokenType.StartObject => JsonValueKind.Object,
-                    JsonTokenType.StartArray => JsonValueKind.Array,
-                    JsonTokenType.String => JsonValueKind.String,
-                    JsonTokenType.Number => JsonValueKind.Number,
-                    JsonTokenType.True => JsonValueKind.True,
-                    JsonTokenType.False => JsonValueKind.False,
-                    _ => JsonValueKind.Null,
-                };
-                int idx = AddNode(kind, absStart, range.Start + reader.BytesConsumed - absStart, pendingKeyStart, pendingKeyLength);
+                JsonValueKind kind = GoJsonReader.KindOf(t);
+                int idx = AddNode(kind, tokenStart, reader.BytesConsumed - tokenStart, pendingKeyStart, pendingKeyLength);
                 pendingKeyStart = -1;
                 if (depth > 0)
                 {
@@ -177,7 +139,7 @@ internal sealed class GoValueScratch
 
     private void AppendKey(ref Utf8JsonReader reader, out int start, out int length)
     {
-        long raw = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+        long raw = GoJsonReader.RawLength(ref reader);
         int need = _keyLength + (int)Math.Min(raw * 3, int.MaxValue / 2);
         if (need > _keys.Length)
         {
@@ -185,14 +147,7 @@ internal sealed class GoValueScratch
         }
 
         var sink = new SpanSink(_keys.AsSpan(_keyLength));
-        if (reader.HasValueSequence)
-        {
-            GoJsonText.Transcode(reader.ValueSequence, GoStringMode.Unquote, ref sink);
-        }
-        else
-        {
-            GoJsonText.Transcode(reader.ValueSpan, final: true, GoStringMode.Unquote, ref sink);
-        }
+        GoJsonReader.Transcode(ref reader, GoStringMode.Unquote, ref sink);
 
         start = _keyLength;
         length = sink.Length;
@@ -227,7 +182,7 @@ internal sealed class GoValueScratch
         }
     }
 
-    private void Emit<TSink>(in ReadOnlySequence<byte> body, ref TSink sink)
+    private void Emit<TSink>(in ReadOnlySequence<byte> value, ref TSink sink)
         where TSink : IByteSink, allows ref struct
     {
         // _ints is reused as the stack of sorted member lists (one region per open object).
@@ -258,7 +213,7 @@ internal sealed class GoValueScratch
                 }
                 else
                 {
-                    WriteScalar(body, n.Kind, n.Start, n.Length, ref sink);
+                    WriteScalar(value, n.Kind, n.Start, n.Length, ref sink);
                     top--;
                 }
 
@@ -302,7 +257,7 @@ internal sealed class GoValueScratch
             f.Position++;
             ref Node m = ref _nodes[member];
             sink.Write((byte)'"');
-            GoJsonText.Transcode(_keys.AsSpan(m.KeyStart, m.KeyLength), final: true, GoStringMode.Encode, ref sink);
+            GoJsonString.Transcode(_keys.AsSpan(m.KeyStart, m.KeyLength), final: true, GoStringMode.Encode, ref sink);
             sink.Write("\":"u8);
             PushFrame(ref top, member);
         }

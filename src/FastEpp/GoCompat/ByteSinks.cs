@@ -1,6 +1,9 @@
 using System.Buffers;
 
-namespace FastEpp.Body;
+namespace FastEpp.GoCompat;
+
+// FAST PATH. The output side of the Go transcoders (GoJsonString, GoFloat, GoGenericValueEncoder); Body's
+// writers use the same sinks, so a sink type is specialised once per writer (struct generics, no interface calls).
 
 /// <summary>Destination of transcoded bytes; implemented by small structs so generic code specialises.</summary>
 internal interface IByteSink

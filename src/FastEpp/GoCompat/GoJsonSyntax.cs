@@ -1,14 +1,16 @@
 using System.Buffers;
 using System.Text;
 
-namespace FastEpp.Body;
+namespace FastEpp.GoCompat;
 
 /// <summary>
 /// A byte-for-byte model of Go's <c>encoding/json</c> scanner (<c>scanner.go</c>, Go 1.25, used by
-/// <c>checkValid</c> before any decoding) that only produces the error text. It runs on the error path
-/// only — the hot path validates with <see cref="System.Text.Json.Utf8JsonReader"/>, which accepts and
-/// rejects the same documents (same four whitespace bytes, same number/literal/escape grammar, no UTF-8
-/// validation inside strings, depth limit 10000).
+/// <c>checkValid</c> before any decoding) that only produces the error text, plus the other texts of Go's
+/// generic decode (top level not an object, float64 overflow).
+/// ERROR PATH only (a client sees these texts in the 400 body): the fast path validates with
+/// <see cref="System.Text.Json.Utf8JsonReader"/>, which accepts and rejects the same documents (same four
+/// whitespace bytes, same number/literal/escape grammar, no UTF-8 validation inside strings, depth limit
+/// <see cref="MaxDepth"/>, the one member the fast path uses).
 /// </summary>
 internal static class GoJsonSyntax
 {
