@@ -53,7 +53,8 @@ public sealed class EndpointRegistry
         return next;
     }
 
-    private static bool LabelsEqual(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
+    /// <summary>Same keys with the same values (the pod watch and the registry both compare label sets).</summary>
+    internal static bool LabelsEqual(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
     {
         if (ReferenceEquals(a, b))
             return true;

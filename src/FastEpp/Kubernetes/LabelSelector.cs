@@ -70,15 +70,8 @@ internal static partial class LabelSelector
         return sb.ToString();
     }
 
-    public static bool AreEqual(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b)
-    {
-        if (a.Count != b.Count)
-            return false;
-        foreach (var (k, v) in a)
-            if (!b.TryGetValue(k, out var other) || other != v)
-                return false;
-        return true;
-    }
+    public static bool AreEqual(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>
+        Endpoints.EndpointRegistry.LabelsEqual(a, b);
 
     public static bool IsQualifiedName(string key)
     {
