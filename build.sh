@@ -107,6 +107,22 @@ cmd_deploy() {
   [ "$kinds" -ge 11 ]
 }
 
+# image [test]: the OCI image from the AOT binary without pulling any image (deploy/image/build-image.sh: Debian
+# packages + /epp, distroless/cc shape, user 65532) → out/fastepp-image.tar, its size printed. `image test` then runs
+# it (deploy/image/run-image-test.sh: chroot as 65532 with the image's env only, one ext_proc request + a TLS
+# handshake; needs root, so it is not part of `test`; IMAGE_RUNTIME=podman runs it with podman instead).
+cmd_image() {
+  ensure_published
+  local tar=$OUT/fastepp-image.tar
+  log "image -> $tar"
+  deploy/image/build-image.sh "$AOT_DIR/fastepp" "$tar" "${IMAGE_TAG:-localhost/fastepp:latest}"
+  if [ "${1:-}" = test ]; then
+    dotnet build perf/FastEpp.LoadGen/FastEpp.LoadGen.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+    log "image run test"
+    deploy/image/run-image-test.sh "$tar" perf/FastEpp.LoadGen/bin/Release/net10.0/FastEpp.LoadGen.dll
+  fi
+}
+
 # test: every test suite, then the AOT binary (publish + smoke). Ends with "N passed, M failed".
 cmd_test() {
   cmd_setup
