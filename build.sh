@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen | perf | demo
+# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen | perf | demo | deploy | image
 # Every subcommand works on a fresh Debian machine with the .NET 10 SDK; `setup` installs the rest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -94,6 +94,35 @@ cmd_smoke() {
   return $rc
 }
 
+# deploy: renders deploy/ with kubectl's kustomize when kubectl is installed (returns 2 when it is not; the xunit
+# DeployTests parse and check the same YAML either way).
+cmd_deploy() {
+  if ! command -v kubectl >/dev/null 2>&1; then
+    log "kubectl not installed: kustomize render of deploy/ skipped (DeployTests checked the YAML)"; return 2
+  fi
+  local out kinds
+  out=$(kubectl kustomize deploy/) || { echo "kubectl kustomize deploy/ FAILED" >&2; return 1; }
+  kinds=$(grep -c '^kind:' <<<"$out")
+  log "kubectl kustomize deploy/: $kinds objects"
+  [ "$kinds" -ge 11 ]
+}
+
+# image [test]: the OCI image from the AOT binary without pulling any image (deploy/image/build-image.sh: Debian
+# packages + /epp, distroless/cc shape, user 65532) → out/fastepp-image.tar, its size printed. `image test` then runs
+# it (deploy/image/run-image-test.sh: chroot as 65532 with the image's env only, one ext_proc request + a TLS
+# handshake; needs root, so it is not part of `test`; IMAGE_RUNTIME=podman runs it with podman instead).
+cmd_image() {
+  ensure_published
+  local tar=$OUT/fastepp-image.tar
+  log "image -> $tar"
+  deploy/image/build-image.sh "$AOT_DIR/fastepp" "$tar" "${IMAGE_TAG:-localhost/fastepp:latest}"
+  if [ "${1:-}" = test ]; then
+    dotnet build perf/FastEpp.LoadGen/FastEpp.LoadGen.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+    log "image run test"
+    deploy/image/run-image-test.sh "$tar" perf/FastEpp.LoadGen/bin/Release/net10.0/FastEpp.LoadGen.dll
+  fi
+}
+
 # test: every test suite, then the AOT binary (publish + smoke). Ends with "N passed, M failed".
 cmd_test() {
   cmd_setup
@@ -113,6 +142,8 @@ cmd_test() {
     fi
     if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "${f:-0}" = 0 ]; }; then failed=$((failed + 1)); fi
   done
+  set +e; cmd_deploy; rc=$?; set -e
+  if [ $rc -eq 0 ]; then passed=$((passed + 1)); elif [ $rc -ne 2 ]; then failed=$((failed + 1)); fi
   log "native AOT publish + smoke test"
   if cmd_publish && cmd_smoke; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   echo "$passed passed, $failed failed"
@@ -148,6 +179,6 @@ usage() { sed -n '2,3p' "$0" | sed 's/^# //'; }
 
 sub=${1:-}; shift || true
 case "$sub" in
-  setup|build|test|publish|run|smoke|bench|loadgen|perf|demo) "cmd_$sub" "$@" ;;
+  setup|build|test|publish|run|smoke|bench|loadgen|perf|demo|deploy|image) "cmd_$sub" "$@" ;;
   *) usage; exit 2 ;;
 esac

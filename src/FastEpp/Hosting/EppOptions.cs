@@ -1,3 +1,5 @@
+using FastEpp.Hosting.Logging;
+
 namespace FastEpp.Hosting;
 
 /// <summary>
@@ -28,6 +30,8 @@ internal sealed class EppOptions
     public TimeSpan MetricsStalenessThreshold { get; set; } = TimeSpan.FromSeconds(2);
     public int Verbosity { get; set; } = 2;
     public string? ZapLogLevel { get; set; }
+    /// <summary>The logger's settings from -v and the --zap-* flags (Hosting/Logging).</summary>
+    public ZapOptions LogOptions { get; set; } = new();
     public bool Tracing { get; set; } = true;
     public bool HealthChecking { get; set; }
     public bool EnablePprof { get; set; } = true;
@@ -48,6 +52,9 @@ internal sealed class EppOptions
 
     /// <summary>Flags as "name=value" pairs, logged once at start ("Flags processed").</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Processed { get; private set; } = [];
+
+    /// <summary>Every flag with its typed value, for the "Flags processed" log line.</summary>
+    public IReadOnlyList<FlagSet.Flag> ProcessedFlags { get; private set; } = [];
 
     private static readonly string[] DeprecatedMetricFlags =
         ["total-queued-requests-metric", "total-running-requests-metric", "kv-cache-usage-percentage-metric",
@@ -80,11 +87,15 @@ internal sealed class EppOptions
         var staleness = f.Duration("metrics-staleness-threshold", o.MetricsStalenessThreshold, "Duration after which metrics are considered stale. This is used to determine if an endpoint's metrics are fresh enough.");
         var deprecated = DeprecatedMetricFlags.Select(n => f.String(n, DefaultMetricName(n), "Prometheus metric name", "configure via engineConfigs in the core-metrics-extractor plugin")).ToArray();
         var v = f.Int("v", 2, "number for the log level verbosity");
-        f.Bool("zap-devel", false, "Development Mode defaults(encoder=consoleEncoder,logLevel=Debug,stackTraceLevel=Warn). Production Mode defaults(encoder=jsonEncoder,logLevel=Info,stackTraceLevel=Error)");
-        f.String("zap-encoder", "", "Zap log encoding (one of 'json' or 'console')");
-        var zapLevel = f.String("zap-log-level", "", "Zap Level to configure the verbosity of logging. Can be one of 'debug', 'info', 'error', 'panic'or any integer value > 0 which corresponds to custom debug levels of increasing verbosity");
-        f.String("zap-stacktrace-level", "", "Zap Level at and above which stacktraces are captured (one of 'info', 'error', 'panic').");
-        f.String("zap-time-encoding", "", "Zap time encoding (one of 'epoch', 'millis', 'nano', 'iso8601', 'rfc3339' or 'rfc3339nano'). Defaults to 'epoch'.");
+        var zapDevel = f.Bool("zap-devel", false, "Development Mode defaults(encoder=consoleEncoder,logLevel=Debug,stackTraceLevel=Warn). Production Mode defaults(encoder=jsonEncoder,logLevel=Info,stackTraceLevel=Error)");
+        var zapEncoder = f.Choice("zap-encoder", "", "Zap log encoding (one of 'json' or 'console')",
+            t => ZapOptions.TryParseEncoder(t, out _), "invalid encoder value");
+        var zapLevel = f.Choice("zap-log-level", "", "Zap Level to configure the verbosity of logging. Can be one of 'debug', 'info', 'error', 'panic'or any integer value > 0 which corresponds to custom debug levels of increasing verbosity",
+            t => ZapOptions.TryParseLevel(t, out _), "invalid log level");
+        var zapStack = f.Choice("zap-stacktrace-level", "", "Zap Level at and above which stacktraces are captured (one of 'info', 'error', 'panic').",
+            t => ZapOptions.TryParseStacktraceLevel(t, out _), "invalid stacktrace level");
+        var zapTime = f.Choice("zap-time-encoding", "", "Zap time encoding (one of 'epoch', 'millis', 'nano', 'iso8601', 'rfc3339' or 'rfc3339nano'). Defaults to 'epoch'.",
+            t => ZapOptions.TryParseTimeEncoding(t, out _), "invalid time-encoding value");
         var tracing = f.Bool("tracing", true, "Enables emitting traces");
         var healthChecking = f.Bool("health-checking", false, "Enables health checking");
         var pprof = f.Bool("enable-pprof", true, "Enables pprof handlers. Defaults to true. Set to false to disable pprof handlers.");
@@ -122,6 +133,9 @@ internal sealed class EppOptions
         o.MetricsStalenessThreshold = staleness.Current;
         o.Verbosity = v.Current < 0 ? 2 : v.Current;
         o.ZapLogLevel = zapLevel.Changed ? zapLevel.Current : null;
+        o.LogOptions = ZapOptions.FromFlags(o.Verbosity, o.ZapLogLevel, zapDevel.Changed && zapDevel.Current,
+            zapEncoder.Changed ? zapEncoder.Current : null, zapTime.Changed ? zapTime.Current : null,
+            zapStack.Changed ? zapStack.Current : null);
         o.Tracing = tracing.Current;
         o.HealthChecking = healthChecking.Current;
         o.EnablePprof = pprof.Current;
@@ -138,6 +152,7 @@ internal sealed class EppOptions
         if (o.PoolNamespace.Length == 0)
             o.PoolNamespace = Environment.GetEnvironmentVariable("NAMESPACE") is { Length: > 0 } ns ? ns : "default";
 
+        o.ProcessedFlags = f.All;
         o.Processed = f.All.Select(x => new KeyValuePair<string, string>(x.Name, x.ValueText)).ToArray();
         o._deprecatedMetricFlagSet = deprecated.FirstOrDefault(d => d.Changed)?.Name;
         return o;

@@ -1,11 +1,16 @@
-using Microsoft.Extensions.Logging.Console;
+using System.Reflection;
+using FastEpp.Hosting.Logging;
 
 namespace FastEpp.Hosting;
 
 /// <summary>Process entry: parse flags (exit 2 on usage errors), start the servers (exit 1 on setup errors), run until SIGTERM.</summary>
 public static class EppProgram
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static Task<int> RunAsync(string[] args) => RunAsync(args, null, CancellationToken.None);
+
+    /// <summary>Runs the EPP; logs go to <paramref name="logOutput"/> (stderr when null); <paramref name="stop"/> ends it
+    /// like SIGTERM (tests run the whole program in-process this way).</summary>
+    internal static async Task<int> RunAsync(string[] args, Stream? logOutput, CancellationToken stop)
     {
         EppOptions options;
         FlagSet flags;
@@ -27,16 +32,20 @@ public static class EppProgram
             return 2;
         }
 
-        using var loggerFactory = CreateLoggerFactory(options);
-        var logger = loggerFactory.CreateLogger("FastEpp");
-        logger.LogInformation("Flags processed: {Flags}", string.Join(" ", options.Processed.Select(p => $"{p.Key}={p.Value}")));
+        using var loggerFactory = CreateLoggerFactory(options.LogOptions, logOutput ?? Console.OpenStandardError());
+        var logger = loggerFactory.CreateLogger("setup");
+        var version = typeof(EppProgram).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        int plus = version.IndexOf('+');
+        logger.Zap(LogLevel.Information, "GIE build", ZapEntry.Field("commit-sha", plus >= 0 ? version[(plus + 1)..] : "unknown"),
+            ZapEntry.Field("build-ref", plus >= 0 ? version[..plus] : version));
         if (options.Validate() is { } error)
         {
-            logger.LogError("Failed to validate flags: {Error}", error);
+            logger.Zap(LogLevel.Error, "Failed to validate flags", ZapEntry.Field("error", error));
             return 1;
         }
+        logger.Zap(LogLevel.Information, "Flags processed", ZapEntry.Field("flags", new FlagsValue(options.ProcessedFlags)));
 
-        using var shutdown = new CancellationTokenSource();
+        using var shutdown = CancellationTokenSource.CreateLinkedTokenSource(stop);
         using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(
             System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; shutdown.Cancel(); });
         using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(
@@ -49,9 +58,11 @@ public static class EppProgram
         }
         catch (Exception ex)
         {
-            logger.LogError(ex, "Failed to start: {Error}", ex.Message);
+            logger.Zap(LogLevel.Error, ex, "Failed to start");
             return 1;
         }
+        logger.Zap(LogLevel.Debug, "Servers listening", ZapEntry.Field("grpc-port", host.GrpcPort),
+            ZapEntry.Field("grpc-health-port", host.HealthPort), ZapEntry.Field("metrics-port", host.MetricsPort));
         try
         {
             await Task.Delay(Timeout.Infinite, shutdown.Token).ConfigureAwait(false);
@@ -59,35 +70,19 @@ public static class EppProgram
         catch (OperationCanceledException)
         {
         }
-        logger.LogInformation("Shutting down");
+        logger.Zap(LogLevel.Information, "Shutting down");
         await host.DisposeAsync().ConfigureAwait(false);
         return 0;
     }
 
-    /// <summary>JSON lines on stderr like the reference's zap logger; -v / --zap-log-level pick the level.</summary>
-    internal static ILoggerFactory CreateLoggerFactory(EppOptions options)
+    /// <summary>The reference's zap logger (Hosting/Logging): JSON lines on stderr by default, levels from -v /
+    /// --zap-log-level; ASP.NET Core's, the host's and gRPC's own chatter only from warnings up.</summary>
+    internal static ILoggerFactory CreateLoggerFactory(ZapOptions options, Stream output)
     {
-        var level = options.ZapLogLevel switch
-        {
-            "debug" => LogLevel.Debug,
-            "info" => LogLevel.Information,
-            "error" => LogLevel.Error,
-            "panic" => LogLevel.Critical,
-            { } n when int.TryParse(n, out var i) => i >= 4 ? LogLevel.Trace : i >= 3 ? LogLevel.Debug : LogLevel.Information,
-            _ => options.Verbosity >= 5 ? LogLevel.Trace : options.Verbosity >= 3 ? LogLevel.Debug : LogLevel.Information,
-        };
-        return LoggerFactory.Create(b =>
-        {
-            b.SetMinimumLevel(level);
-            b.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-            b.AddFilter("Grpc", LogLevel.Warning);
-            b.AddJsonConsole(o =>
-            {
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-                o.UseUtcTimestamp = true;
-                o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
-            });
-            b.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        });
+        var provider = new ZapLoggerProvider(options, output);
+        var filters = new LoggerFilterOptions { MinLevel = provider.MinimumLevel };
+        filters.Rules.Add(new LoggerFilterRule(null, "Microsoft", LogLevel.Warning, null)); // Kestrel/host lifetime chatter
+        filters.Rules.Add(new LoggerFilterRule(null, "Grpc", LogLevel.Warning, null));
+        return new LoggerFactory([provider], filters);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 
 namespace FastEpp.Hosting;
 
@@ -24,6 +25,9 @@ internal sealed class FlagSet
         public abstract void Set(string value);
         public abstract string DefaultText { get; }
         public abstract string ValueText { get; }
+        /// <summary>The value as the reference's "Flags processed" line shows it (pflag values marshalled by zap:
+        /// numbers, bools, strings; durations as nanoseconds like Go's time.Duration).</summary>
+        public abstract void WriteJson(Utf8JsonWriter writer);
     }
 
     internal sealed class Value<T>(string name, T defaultValue, string usage, Func<string, T> parse, Func<T, string> format)
@@ -35,6 +39,17 @@ internal sealed class FlagSet
         public override void Set(string value) => Current = parse(value);
         public override string DefaultText => format(Default);
         public override string ValueText => format(Current);
+        public override void WriteJson(Utf8JsonWriter writer)
+        {
+            switch (Current)
+            {
+                case int i: writer.WriteNumberValue(i); break;
+                case long l: writer.WriteNumberValue(l); break;
+                case bool b: writer.WriteBooleanValue(b); break;
+                case TimeSpan d: writer.WriteNumberValue(d.Ticks * 100); break;
+                default: writer.WriteStringValue(ValueText); break;
+            }
+        }
     }
 
     internal sealed class IntSlice(string name, string usage) : Flag(name, usage)
@@ -49,10 +64,21 @@ internal sealed class FlagSet
         }
         public override string DefaultText => "[]";
         public override string ValueText => "[" + string.Join(",", Current) + "]";
+        public override void WriteJson(Utf8JsonWriter writer)
+        {
+            writer.WriteStartArray();
+            foreach (var v in Current)
+                writer.WriteNumberValue(v);
+            writer.WriteEndArray();
+        }
     }
 
     public Value<string> String(string name, string defaultValue, string usage, string? deprecated = null) =>
         Add(new Value<string>(name, defaultValue, usage, v => v, v => v) { Deprecated = deprecated });
+
+    /// <summary>A string flag whose value must pass <paramref name="valid"/> (else a usage error, as Go's flag.Value.Set).</summary>
+    public Value<string> Choice(string name, string defaultValue, string usage, Func<string, bool> valid, string invalidMessage) =>
+        Add(new Value<string>(name, defaultValue, usage, v => valid(v) ? v : throw new FormatException(invalidMessage), v => v));
 
     public Value<int> Int(string name, int defaultValue, string usage, string? deprecated = null) =>
         Add(new Value<int>(name, defaultValue, usage, ParseInt, v => v.ToString(CultureInfo.InvariantCulture)) { Deprecated = deprecated });

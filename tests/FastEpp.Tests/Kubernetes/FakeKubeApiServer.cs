@@ -58,6 +58,9 @@ internal sealed class FakeKubeApiServer : IAsyncDisposable
     public bool FailLeases { get; set; }
 
     public int Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Every request as "METHOD /path?query", in arrival order (the RBAC test maps them to verbs and resources).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> RequestLog { get; } = new();
     public int UnauthorizedRequests => Volatile.Read(ref _unauthorized);
     public int ListRequests => Volatile.Read(ref _listRequests);
     public int WatchRequests => Volatile.Read(ref _watchRequests);
@@ -246,6 +249,7 @@ internal sealed class FakeKubeApiServer : IAsyncDisposable
     private async Task HandleAsync(HttpContext ctx)
     {
         Interlocked.Increment(ref _requests);
+        RequestLog.Enqueue(ctx.Request.Method + " " + ctx.Request.Path + ctx.Request.QueryString);
         string auth = ctx.Request.Headers.Authorization.ToString();
         LastAuthorization = auth;
         if (auth != "Bearer " + Token)
