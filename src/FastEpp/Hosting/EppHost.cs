@@ -88,7 +88,7 @@ internal sealed class EppHost : IAsyncDisposable
                 Options.ConfigFile.Length + Options.ConfigText.Length > 0 ? DescribeProfiles(configured) : "built-in default (" + DescribeProfiles(configured) + ")");
         }
 
-        var healthState = await StartEndpointSourceAsync(kubeConfig).ConfigureAwait(false);
+        var healthState = await StartEndpointSourceAsync(kubeConfig, config?.Parser ?? Parsers.OpenAiParser.Default).ConfigureAwait(false);
 
         if (Options.Tracing)
             _tracing = Observability.EppTracing.Create(logger);
@@ -155,7 +155,7 @@ internal sealed class EppHost : IAsyncDisposable
     }
 
     /// <summary>Static endpoints (--endpoints) or the Kubernetes pool watch; returns what the health server reports on.</summary>
-    private async Task<HealthState> StartEndpointSourceAsync(KubeClientConfig? kubeConfig)
+    private async Task<HealthState> StartEndpointSourceAsync(KubeClientConfig? kubeConfig, Parsers.IRequestParser parser)
     {
         Func<bool>? synced = null;
         Func<string?> appProtocol = static () => null;
@@ -189,6 +189,7 @@ internal sealed class EppHost : IAsyncDisposable
             IsLeader = isLeader,
             AppProtocol = appProtocol,
             IsSynced = synced,
+            ParserProtocols = parser.SupportedAppProtocols,
         };
     }
 
