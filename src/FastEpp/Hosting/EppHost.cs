@@ -160,9 +160,9 @@ internal sealed class EppHost : IAsyncDisposable
         Func<bool>? synced = null;
         Func<string?> appProtocol = static () => null;
         Func<bool> isLeader = static () => true;
-        if (Options.Endpoints.Length > 0)
+        if (Options.Endpoints.Length > 0 || Options.EndpointsSet)
         {
-            Registry.Publish(StaticEndpoints.Parse(Options.Endpoints, Options.PoolNamespace));
+            StartStaticEndpoints();
         }
         else
         {
@@ -191,6 +191,27 @@ internal sealed class EppHost : IAsyncDisposable
             IsSynced = synced,
             ParserProtocols = parser.SupportedAppProtocols,
         };
+    }
+
+    /// <summary>--endpoints: a fixed list, or an @file watched for changes. An empty list is an empty pool (503 per request).</summary>
+    private void StartStaticEndpoints()
+    {
+        var logger = LoggerFactory.CreateLogger("FastEpp.Endpoints");
+        int count;
+        if (Options.Endpoints.StartsWith('@'))
+        {
+            var file = new StaticEndpointFile(Options.Endpoints[1..], Options.PoolNamespace, Registry, logger);
+            count = file.LoadInitial();
+            _loops.Add(file.RunAsync(_stopping.Token));
+        }
+        else
+        {
+            var list = StaticEndpoints.Parse(Options.Endpoints, Options.PoolNamespace);
+            Registry.Publish(list);
+            count = list.Count;
+        }
+        if (count == 0)
+            logger.LogWarning("--endpoints lists no endpoints: every request is answered 503 until endpoints appear");
     }
 
     /// <summary>The model-server metrics poller and the pool gauges' aggregation loop.</summary>
