@@ -91,7 +91,7 @@ internal sealed class StreamHandler
                     return Protocol(_phase == Phase.ReceivingRequestBody
                         ? "response_headers received before the request phase completed"
                         : "response_headers received twice", out error);
-                OnResponseHeaders(message.ResponseHeaders, outbox);
+                OnResponseHeaders(message.ResponseHeaders, message.MetadataContext, outbox);
                 return Outcome.Continue;
 
             case ProcessingRequest.RequestOneofCase.ResponseBody:
@@ -251,12 +251,22 @@ internal sealed class StreamHandler
     }
 
     // §2.6
-    private void OnResponseHeaders(HttpHeaders headers, List<ProcessingResponse> outbox)
+    private void OnResponseHeaders(HttpHeaders headers, Metadata? metadata, List<ProcessingResponse> outbox)
     {
         foreach (var h in headers.Headers?.Headers ?? (IEnumerable<HeaderValue>)[])
         {
             _response.InspectHeader(h.Key, h.RawValue.Span);
             _responseHeaders[h.Key] = h;
+        }
+        // ResponseHeader plugins may add response headers (the conformance verifier's echo).
+        var plugins = _services.ResponseHeadersPlugins;
+        if (plugins.Length > 0)
+        {
+            var added = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var plugin in plugins)
+                plugin.ResponseReceived(metadata, added);
+            foreach (var (key, value) in added)
+                _responseHeaders[key] = new HeaderValue { Key = key, RawValue = ByteString.CopyFromUtf8(value) };
         }
         var mutation = new HeaderMutation();
         mutation.SetHeaders.Add(ResponseBuilder.WentIntoResponseHeaders());

@@ -98,6 +98,7 @@ internal sealed class EppHost : IAsyncDisposable
         Runtime = new RequestServices
         {
             Parser = config?.Parser ?? Parsers.OpenAiParser.Default,
+            ResponseHeadersPlugins = config?.ResponseHeadersPlugins ?? [],
             Tracing = _tracing,
             Registry = Registry,
             Scheduler = scheduler,
