@@ -15,6 +15,42 @@ internal sealed class ParsedRequest
 
     public ApiKind Api { get; internal set; }
 
+    /// <summary>What kind of body the parser saw: OpenAI JSON (model handling, splicing) or bytes it only forwards.</summary>
+    public BodyFormat Format { get; internal set; }
+
+    // Non-JSON parsers (vllmgrpc-parser) write the approximate-prefix input here, as the reference derives it
+    // from the request they decoded; JSON bodies are re-walked from their ranges instead (RequestBodyWriter).
+    private byte[] _prefixInput = [];
+
+    /// <summary>The prefix-hash input a non-JSON parser recorded (empty for passthrough).</summary>
+    internal ReadOnlySpan<byte> RecordedPrefixInput => _prefixInput.AsSpan(0, RecordedPrefixInputLength);
+
+    internal int RecordedPrefixInputLength { get; private set; }
+
+    /// <summary>A buffer of at least <paramref name="length"/> bytes for the recorded prefix input (grows, never shrinks).</summary>
+    internal Span<byte> RecordPrefixInput(int length)
+    {
+        if (_prefixInput.Length < length)
+            _prefixInput = new byte[Math.Max(length, Math.Min(int.MaxValue / 2, _prefixInput.Length * 2))];
+        RecordedPrefixInputLength = length;
+        return _prefixInput.AsSpan(0, length);
+    }
+
+    /// <summary>Token ids of a tokenized request (vLLM gRPC <c>TokenizedInput.input_ids</c>); empty otherwise.</summary>
+    internal ReadOnlySpan<uint> TokenIds => _tokenIds.AsSpan(0, TokenIdCount);
+
+    private uint[] _tokenIds = [];
+
+    internal int TokenIdCount { get; private set; }
+
+    internal Span<uint> RecordTokenIds(int count)
+    {
+        if (_tokenIds.Length < count)
+            _tokenIds = new uint[Math.Max(count, _tokenIds.Length * 2)];
+        TokenIdCount = count;
+        return _tokenIds.AsSpan(0, count);
+    }
+
     /// <summary>The body has top-level key <c>model</c> (exact, last wins) whose value is a JSON string.</summary>
     public bool HasModel { get; internal set; }
 
@@ -132,6 +168,9 @@ internal sealed class ParsedRequest
     public void Reset()
     {
         Api = ApiKind.Completions;
+        Format = BodyFormat.Json;
+        RecordedPrefixInputLength = 0;
+        TokenIdCount = 0;
         HasModel = false;
         Model = string.Empty;
         ModelUtf8 = default;
@@ -160,6 +199,19 @@ internal sealed class ParsedRequest
         BlockEntryCount = 0;
         _goValueEncoder?.Clear();
     }
+}
+
+/// <summary>The body a parser was given, as far as what follows parsing is concerned.</summary>
+internal enum BodyFormat
+{
+    /// <summary>OpenAI JSON (openai-parser): model extraction and rewrite, spliced on the way out.</summary>
+    Json,
+
+    /// <summary>A gRPC-framed protobuf message (vllmgrpc-parser): forwarded byte-identical, no model handling.</summary>
+    Protobuf,
+
+    /// <summary>Bytes of any kind (passthrough-parser): forwarded byte-identical, nothing extracted.</summary>
+    Opaque,
 }
 
 /// <summary>Element type of a prompt / embeddings-input array (decided by its first element, as Go does).</summary>

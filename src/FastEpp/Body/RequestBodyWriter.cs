@@ -48,6 +48,14 @@ internal static class RequestBodyWriter
     /// </summary>
     public static void WritePrefixInput(in ReadOnlySequence<byte> body, ParsedRequest parsed, IBufferWriter<byte> output)
     {
+        if (parsed.Format != BodyFormat.Json)
+        {
+            // Decoded by another parser: what it recorded (nothing for passthrough, as the reference hashes nothing).
+            if (parsed.RecordedPrefixInputLength > 0)
+                output.Write(parsed.RecordedPrefixInput);
+            return;
+        }
+
         var sink = new BufferWriterSink(output);
         try
         {

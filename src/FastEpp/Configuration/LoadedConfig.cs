@@ -34,6 +34,19 @@ internal sealed class LoadedConfig
     /// </summary>
     public required IRequestParser? Parser { get; init; }
 
+    /// <summary>The plugins of the ResponseHeader extension point, in declaration order.</summary>
+    public Requests.IResponseHeadersPlugin[] ResponseHeadersPlugins
+    {
+        get
+        {
+            var list = new List<Requests.IResponseHeadersPlugin>();
+            foreach (IPlugin p in Plugins)
+                if (p is Requests.IResponseHeadersPlugin r)
+                    list.Add(r);
+            return list.ToArray();
+        }
+    }
+
     /// <summary>Data sources with their extractors, in config order (empty in legacy mode).</summary>
     public required IReadOnlyList<DataSourceBinding> DataSources { get; init; }
 

@@ -30,7 +30,7 @@ internal static class PluginRegistry
         LatencyScorer.Type, HeaderBasedTestingFilter.Type, Requests.DestinationEndpointServedVerifier.Type,
         MetricsDataSource.Type, CoreMetricsExtractor.Type, NotificationSource.Kubernetes, NotificationSource.Endpoint,
         UnsupportedPlugin.RequestAttributeReporter, OpenAiParser.Type, UnsupportedPlugin.VllmGrpcParser,
-        UnsupportedPlugin.PassthroughParser, ConcurrencyDetector.Type, UtilizationDetector.Type,
+        PassthroughParser.Type, ConcurrencyDetector.Type, UtilizationDetector.Type,
     ];
 
     private static readonly FrozenDictionary<string, PluginType> s_byName = All.ToFrozenDictionary(static t => t.Name, StringComparer.Ordinal);

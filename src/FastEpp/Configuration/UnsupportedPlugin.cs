@@ -37,9 +37,6 @@ internal sealed class UnsupportedPlugin(string typeName, string name, string rea
     public static readonly PluginType VllmGrpcParser = Refused("vllmgrpc-parser",
         "FastEpp does not parse vLLM gRPC (Generate/Embed) bodies yet; only openai-parser is implemented");
 
-    public static readonly PluginType PassthroughParser = Refused("passthrough-parser",
-        "FastEpp does not implement the passthrough parser yet; only openai-parser is implemented");
-
     private static PluginType Refused(string type, string reason) =>
         new(type, (n, _, _) => new UnsupportedPlugin(type, n, reason));
 }

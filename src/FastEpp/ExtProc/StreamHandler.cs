@@ -68,23 +68,30 @@ internal sealed class StreamHandler
         {
             case ProcessingRequest.RequestOneofCase.RequestHeaders:
                 if (_phase != Phase.AwaitingRequestHeaders)
-                    return Protocol("request_headers received twice", out error);
+                    return Protocol(_request.ResponseOnly ? "request_headers received after the response began" : "request_headers received twice", out error);
                 return OnRequestHeaders(message.RequestHeaders, outbox);
 
             case ProcessingRequest.RequestOneofCase.RequestBody:
                 if (_phase != Phase.ReceivingRequestBody)
                     return Protocol(_phase == Phase.AwaitingRequestHeaders
                         ? "request_body received before request_headers"
+                        : _request.ResponseOnly ? "request_body received after the response began"
                         : "request_body received after the request body ended", out error);
                 return OnRequestBody(message, outbox);
 
             case ProcessingRequest.RequestOneofCase.RequestTrailers:
+                if (_request.ResponseOnly)
+                    return Protocol("request_trailers received after the response began", out error);
                 return OnRequestTrailers(message, outbox, out error);
 
             case ProcessingRequest.RequestOneofCase.ResponseHeaders:
-                if (_phase != Phase.RequestComplete)
-                    return Protocol("response_headers received before the request phase completed", out error);
-                OnResponseHeaders(message.ResponseHeaders, outbox);
+                if (_phase == Phase.AwaitingRequestHeaders)
+                    _request.BeginResponseOnly(); // the filter skips the request phase (processing mode): a response-only stream
+                else if (_phase != Phase.RequestComplete)
+                    return Protocol(_phase == Phase.ReceivingRequestBody
+                        ? "response_headers received before the request phase completed"
+                        : "response_headers received twice", out error);
+                OnResponseHeaders(message.ResponseHeaders, message.MetadataContext, outbox);
                 return Outcome.Continue;
 
             case ProcessingRequest.RequestOneofCase.ResponseBody:
@@ -244,12 +251,22 @@ internal sealed class StreamHandler
     }
 
     // §2.6
-    private void OnResponseHeaders(HttpHeaders headers, List<ProcessingResponse> outbox)
+    private void OnResponseHeaders(HttpHeaders headers, Metadata? metadata, List<ProcessingResponse> outbox)
     {
         foreach (var h in headers.Headers?.Headers ?? (IEnumerable<HeaderValue>)[])
         {
             _response.InspectHeader(h.Key, h.RawValue.Span);
             _responseHeaders[h.Key] = h;
+        }
+        // ResponseHeader plugins may add response headers (the conformance verifier's echo).
+        var plugins = _services.ResponseHeadersPlugins;
+        if (plugins.Length > 0)
+        {
+            var added = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var plugin in plugins)
+                plugin.ResponseReceived(metadata, added);
+            foreach (var (key, value) in added)
+                _responseHeaders[key] = new HeaderValue { Key = key, RawValue = ByteString.CopyFromUtf8(value) };
         }
         var mutation = new HeaderMutation();
         mutation.SetHeaders.Add(ResponseBuilder.WentIntoResponseHeaders());

@@ -88,7 +88,7 @@ internal sealed class EppHost : IAsyncDisposable
                 Options.ConfigFile.Length + Options.ConfigText.Length > 0 ? DescribeProfiles(configured) : "built-in default (" + DescribeProfiles(configured) + ")");
         }
 
-        var healthState = await StartEndpointSourceAsync(kubeConfig).ConfigureAwait(false);
+        var healthState = await StartEndpointSourceAsync(kubeConfig, config?.Parser ?? Parsers.OpenAiParser.Default).ConfigureAwait(false);
 
         if (Options.Tracing)
             _tracing = Observability.EppTracing.Create(logger);
@@ -98,6 +98,7 @@ internal sealed class EppHost : IAsyncDisposable
         Runtime = new RequestServices
         {
             Parser = config?.Parser ?? Parsers.OpenAiParser.Default,
+            ResponseHeadersPlugins = config?.ResponseHeadersPlugins ?? [],
             Tracing = _tracing,
             Registry = Registry,
             Scheduler = scheduler,
@@ -155,14 +156,14 @@ internal sealed class EppHost : IAsyncDisposable
     }
 
     /// <summary>Static endpoints (--endpoints) or the Kubernetes pool watch; returns what the health server reports on.</summary>
-    private async Task<HealthState> StartEndpointSourceAsync(KubeClientConfig? kubeConfig)
+    private async Task<HealthState> StartEndpointSourceAsync(KubeClientConfig? kubeConfig, Parsers.IRequestParser parser)
     {
         Func<bool>? synced = null;
         Func<string?> appProtocol = static () => null;
         Func<bool> isLeader = static () => true;
-        if (Options.Endpoints.Length > 0)
+        if (Options.Endpoints.Length > 0 || Options.EndpointsSet)
         {
-            Registry.Publish(StaticEndpoints.Parse(Options.Endpoints, Options.PoolNamespace));
+            StartStaticEndpoints();
         }
         else
         {
@@ -189,7 +190,29 @@ internal sealed class EppHost : IAsyncDisposable
             IsLeader = isLeader,
             AppProtocol = appProtocol,
             IsSynced = synced,
+            ParserProtocols = parser.SupportedAppProtocols,
         };
+    }
+
+    /// <summary>--endpoints: a fixed list, or an @file watched for changes. An empty list is an empty pool (503 per request).</summary>
+    private void StartStaticEndpoints()
+    {
+        var logger = LoggerFactory.CreateLogger("FastEpp.Endpoints");
+        int count;
+        if (Options.Endpoints.StartsWith('@'))
+        {
+            var file = new StaticEndpointFile(Options.Endpoints[1..], Options.PoolNamespace, Registry, logger);
+            count = file.LoadInitial();
+            _loops.Add(file.RunAsync(_stopping.Token));
+        }
+        else
+        {
+            var list = StaticEndpoints.Parse(Options.Endpoints, Options.PoolNamespace);
+            Registry.Publish(list);
+            count = list.Count;
+        }
+        if (count == 0)
+            logger.LogWarning("--endpoints lists no endpoints: every request is answered 503 until endpoints appear");
     }
 
     /// <summary>The model-server metrics poller and the pool gauges' aggregation loop.</summary>

@@ -45,6 +45,9 @@ internal sealed class EppOptions
     // FastEpp additions.
     /// <summary>Static endpoints <c>host:port,host:port</c>: run without Kubernetes.</summary>
     public string Endpoints { get; set; } = "";
+
+    /// <summary>--endpoints was given, even empty (<c>--endpoints=</c>: an empty pool, every request 503).</summary>
+    public bool EndpointsSet { get; set; }
     /// <summary>Upper bound on the bytes one request body may buffer; above it → 413.</summary>
     public long MaxRequestBodyBytes { get; set; } = 64L * 1024 * 1024;
     /// <summary>Bind address for all listeners (the reference binds all interfaces).</summary>
@@ -105,7 +108,7 @@ internal sealed class EppOptions
         var metricsAuth = f.Bool("metrics-endpoint-auth", true, "Enables authentication and authorization of the metrics endpoint");
         var configFile = f.String("config-file", "", "The path to the configuration file");
         var configText = f.String("config-text", "", "The configuration specified as text, in lieu of a file");
-        var endpoints = f.String("endpoints", "", "FastEpp: static model-server endpoints host:port[,host:port...] (no Kubernetes needed)");
+        var endpoints = f.String("endpoints", "", "FastEpp: static model-server endpoints host:port[,host:port...], or @file (one per line, watched and reloaded); empty = no endpoints yet (no Kubernetes needed)");
         var maxBody = f.Long("max-request-body-bytes", o.MaxRequestBodyBytes, "FastEpp: largest request body one request may buffer; larger bodies get HTTP 413");
         var bind = f.String("bind-address", "", "FastEpp: address the listeners bind to (default: all interfaces)");
 
@@ -146,6 +149,7 @@ internal sealed class EppOptions
         o.ConfigFile = configFile.Current;
         o.ConfigText = configText.Current;
         o.Endpoints = endpoints.Current;
+        o.EndpointsSet = endpoints.Changed;
         o.MaxRequestBodyBytes = maxBody.Current;
         o.BindAddress = bind.Current;
 
@@ -163,7 +167,7 @@ internal sealed class EppOptions
     /// <summary>Validation in the reference's order (runtime.md §1.3); returns the first error or null.</summary>
     public string? Validate()
     {
-        int sources = (PoolName.Length > 0 ? 1 : 0) + (EndpointSelector.Length > 0 ? 1 : 0) + (Endpoints.Length > 0 ? 1 : 0);
+        int sources = (PoolName.Length > 0 ? 1 : 0) + (EndpointSelector.Length > 0 ? 1 : 0) + (Endpoints.Length > 0 || EndpointsSet ? 1 : 0);
         if (sources != 1)
             return "either pool-name or endpoint-selector must be set (FastEpp also accepts endpoints)";
         if (EndpointSelector.Length > 0)

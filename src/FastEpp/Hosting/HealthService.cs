@@ -35,8 +35,8 @@ internal sealed class HealthService(HealthState state) : Health.HealthBase
 /// <summary>Inputs of the health answer; read per probe, never cached.</summary>
 internal sealed class HealthState(EndpointRegistry registry)
 {
-    /// <summary>App protocols the configured parser speaks (openai-parser: http and h2c); empty = any.</summary>
-    private static readonly string[] s_parserProtocols = ["http", "kubernetes.io/h2c"];
+    /// <summary>App protocols the configured parser speaks (openai-parser: http and h2c; vllmgrpc-parser: h2c); empty = any.</summary>
+    public IReadOnlyList<string> ParserProtocols { get; init; } = Parsers.OpenAiParser.Default.SupportedAppProtocols;
 
     public bool LeaderElection { get; init; }
     public Func<bool> IsLeader { get; init; } = static () => true;
@@ -53,11 +53,14 @@ internal sealed class HealthState(EndpointRegistry registry)
             if (!Synced)
                 return true;
             string? protocol = AppProtocol();
-            if (protocol is null)
+            if (protocol is null || ParserProtocols.Count == 0)
                 return true;
             if (protocol.Length == 0)
-                protocol = "http";
-            return Array.IndexOf(s_parserProtocols, protocol) >= 0;
+                protocol = Parsers.AppProtocols.Http;
+            for (int i = 0; i < ParserProtocols.Count; i++)
+                if (string.Equals(ParserProtocols[i], protocol, StringComparison.Ordinal))
+                    return true;
+            return false;
         }
     }
 

@@ -59,6 +59,19 @@ internal sealed class InferenceRequest(RequestServices services)
         Span = services.Tracing?.StartRequest();
     }
 
+    /// <summary>
+    /// The stream began with response headers (the gateway's processing mode skips the request phase): no
+    /// routing, but the response is processed as any other (usage, response metrics with empty model names).
+    /// </summary>
+    public bool ResponseOnly { get; private set; }
+
+    /// <summary>A response-only stream begins: counted, clocked and traced from its first message.</summary>
+    public void BeginResponseOnly()
+    {
+        Begin();
+        ResponseOnly = true;
+    }
+
     /// <summary>Takes fairness id, objective and the model-rewrite header from <see cref="Headers"/>.</summary>
     public void AcceptHeaders()
     {
@@ -115,6 +128,7 @@ internal sealed class InferenceRequest(RequestServices services)
         if (_running)
             services.Metrics.RunningChanged(IncomingModel, -1);
         _running = false;
+        ResponseOnly = false;
         ErrorCode = "";
         Span?.Dispose(); // ends gateway.request
         Span = null;

@@ -61,22 +61,25 @@ internal sealed class RequestDirector(RequestServices services, InferenceRequest
         // Parse (§2.3 step 2, §4.1).
         var parsed = request.Parsed;
         parsed.Reset();
-        var api = ApiPaths.Detect(Header(HeaderNames.Path), Header(HeaderNames.OriginalPath), Header(HeaderNames.ForwardedPath));
-        if (services.Parser.ParseRequest(bodyBytes, api, parsed, out var parseError) != ParseStatus.Ok)
+        if (services.Parser.ParseRequest(bodyBytes, request.Headers, parsed, out var parseError) != ParseStatus.Ok)
             return RequestDecision.Rejected(InferenceErrors.BadBody(parseError));
         scheduling.Body = parsed;
 
-        // Step 1: model extraction and rewrite (header first, then the InferenceModelRewrite rules).
-        if (!parsed.HasModel)
-            return RequestDecision.Rejected(InferenceErrors.ModelMissing);
-        request.IncomingModel = parsed.Model;
-        if (request.TargetModel.Length == 0)
-            request.TargetModel = request.IncomingModel;
-        var rule = services.ModelRewrites().FindRule(request.IncomingModel);
-        if (rule is not null && rule.Targets.Length > 0)
+        // Step 1: model extraction and rewrite (header first, then the InferenceModelRewrite rules), only for a
+        // JSON body; vLLM gRPC and passthrough bodies have no model: incoming stays "", target is the header's or "".
+        if (parsed.Format == BodyFormat.Json)
         {
-            request.TargetModel = rule.PickTarget();
-            services.Metrics.ModelRewrite(rule.ObjectName, request.IncomingModel, request.TargetModel);
+            if (!parsed.HasModel)
+                return RequestDecision.Rejected(InferenceErrors.ModelMissing);
+            request.IncomingModel = parsed.Model;
+            if (request.TargetModel.Length == 0)
+                request.TargetModel = request.IncomingModel;
+            var rule = services.ModelRewrites().FindRule(request.IncomingModel);
+            if (rule is not null && rule.Targets.Length > 0)
+            {
+                request.TargetModel = rule.PickTarget();
+                services.Metrics.ModelRewrite(rule.ObjectName, request.IncomingModel, request.TargetModel);
+            }
         }
         scheduling.TargetModel = request.TargetModel;
 
@@ -163,7 +166,7 @@ internal sealed class RequestDirector(RequestServices services, InferenceRequest
         // from the contiguous parse copy (valid until Reset; the stream writes its outbox first).
         ReadOnlySequence<byte> bodyBytes = scheduling.BodyBytes;
         ReadOnlySequence<byte> outgoing = bodyBytes;
-        if (!string.Equals(request.TargetModel, request.IncomingModel, StringComparison.Ordinal))
+        if (request.Parsed.Format == BodyFormat.Json && !string.Equals(request.TargetModel, request.IncomingModel, StringComparison.Ordinal))
         {
             var writer = new ArrayPoolBufferWriter<byte>((int)Math.Min(int.MaxValue, bodyBytes.Length + request.TargetModel.Length * 6 + 16));
             RequestBodyWriter.WriteWithModel(bodyBytes, request.Parsed, request.TargetModel, writer);
@@ -187,8 +190,6 @@ internal sealed class RequestDirector(RequestServices services, InferenceRequest
         body.CopyTo(_contiguous);
         return new ReadOnlySequence<byte>(_contiguous, 0, length);
     }
-
-    private string? Header(string key) => request.Headers.TryGetValue(key, out var v) ? v : null;
 
     private static string JoinDestinations(EndpointSnapshot snapshot, ReadOnlySpan<int> chosen)
     {

@@ -19,6 +19,8 @@ internal sealed class RequestServices
     public Func<ModelRewriteSnapshot> ModelRewrites { get; init; } = static () => ModelRewriteSnapshot.Empty;
     /// <summary>Legacy shedding or flow control, as configured; admits everything by default.</summary>
     public AdmissionControl Admission { get; init; } = AdmissionControl.AdmitAll;
+    /// <summary>Configured plugins that see the response headers (destination-endpoint-served-verifier).</summary>
+    public IResponseHeadersPlugin[] ResponseHeadersPlugins { get; init; } = [];
     public RequestStats Stats { get; } = new();
     /// <summary>The reference's request and scheduler metric families.</summary>
     public Observability.EppMetrics Metrics { get; init; } = new();

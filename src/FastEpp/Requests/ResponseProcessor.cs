@@ -87,7 +87,7 @@ internal sealed class ResponseProcessor(RequestServices services, InferenceReque
     /// <summary>The response is complete and its usage parsed: latency, NTPOT, sizes and token counts.</summary>
     private void RecordMetrics()
     {
-        if (!request.Running)
+        if (!request.Running && !request.ResponseOnly)
             return;
         if (_usage.Present)
             services.Metrics.UsageSeen(request.IncomingModel, request.TargetModel, _usage);

@@ -199,8 +199,6 @@ public class ConfigLoaderTests
     [InlineData("dataLayer: {}\n", "data layer enabled but no data sources configured")]
     [InlineData("plugins:\n- type: queue-scorer\ndataLayer:\n  sources:\n  - pluginRef: queue-scorer\n", "the plugin queue-scorer is not a fwkdl.DataSource")]
     [InlineData("plugins:\n- type: request-attribute-reporter\n", "plugin 'request-attribute-reporter' (type: request-attribute-reporter) cannot be used with FastEpp: it evaluates CEL expressions over the response usage, and FastEpp has no CEL evaluator")]
-    [InlineData("plugins:\n- type: passthrough-parser\nparser:\n  pluginRef: passthrough-parser\n",
-        "plugin 'passthrough-parser' (type: passthrough-parser) cannot be used with FastEpp: FastEpp does not implement the passthrough parser yet; only openai-parser is implemented")]
     [InlineData("plugins:\n- type: vllmgrpc-parser\nparser:\n  pluginRef: vllmgrpc-parser\n",
         "plugin 'vllmgrpc-parser' (type: vllmgrpc-parser) cannot be used with FastEpp: FastEpp does not parse vLLM gRPC (Generate/Embed) bodies yet; only openai-parser is implemented")]
     [InlineData("plugins:\n- type: queue-scorer\nparser:\n  pluginRef: queue-scorer\n", "the configured parser 'queue-scorer' is not a parser plugin")]

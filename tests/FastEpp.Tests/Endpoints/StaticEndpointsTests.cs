@@ -17,7 +17,7 @@ public sealed class StaticEndpointsTests
         File.Delete(file);
         Assert.Throws<FormatException>(() => StaticEndpoints.Parse("nohost", "d"));
         Assert.Throws<FormatException>(() => StaticEndpoints.Parse("h:99999", "d"));
-        Assert.Throws<FormatException>(() => StaticEndpoints.Parse(" , ", "d"));
+        Assert.Empty(StaticEndpoints.Parse(" , ", "d"));
     }
 
     [Fact]
@@ -31,9 +31,28 @@ public sealed class StaticEndpointsTests
     }
 
     [Fact]
-    public void Parse_OnlyCommentsOrBlankLines_Throws()
+    public void Parse_OnlyCommentsOrBlankLines_IsAnEmptyPool()
     {
-        var e = Assert.Throws<FormatException>(() => StaticEndpoints.Parse("# nothing here\n\n", "d"));
-        Assert.Equal("no endpoints given", e.Message);
+        Assert.Empty(StaticEndpoints.Parse("# nothing here\n\n", "d"));
+        Assert.Empty(StaticEndpoints.Parse("", "d"));
+    }
+
+    [Fact]
+    public void ParseText_ReportsEveryMalformedLineWithItsNumber()
+    {
+        var list = StaticEndpoints.ParseText("10.0.0.1:80\nbad\n# c\n10.0.0.2:80, also-bad:x\n", out var errors);
+        Assert.Equal([("10.0.0.1", 80), ("10.0.0.2", 80)], list);
+        Assert.Equal(["line 2: invalid endpoint \"bad\": expected host:port or [ipv6]:port",
+            "line 4: invalid endpoint \"also-bad:x\": expected host:port or [ipv6]:port"], errors);
+    }
+
+    [Fact]
+    public void Names_StayWithTheirAddressAcrossReloads()
+    {
+        var names = new StaticEndpointNames("ns");
+        var first = names.Build([("10.0.0.1", 80), ("10.0.0.2", 80)]);
+        var second = names.Build([("10.0.0.3", 80), ("10.0.0.2", 80)]);
+        Assert.Equal(["ns/static-0-rank-0", "ns/static-1-rank-0"], first.Select(e => e.Name));
+        Assert.Equal(["ns/static-2-rank-0", "ns/static-1-rank-0"], second.Select(e => e.Name));
     }
 }

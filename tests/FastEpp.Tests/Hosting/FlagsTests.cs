@@ -65,11 +65,15 @@ public sealed class FlagsTests
         Assert.Throws<FlagException>(() => EppOptions.Parse([arg]));
 
     [Fact]
+    public void EmptyEndpoints_IsAValidSource() => Assert.Null(EppOptions.Parse(["--endpoints="]).Validate());
+
+    [Fact]
     public void Help_IsRequested() => Assert.Throws<HelpRequestedException>(() => EppOptions.Parse(["--help"]));
 
     [Theory]
     [InlineData(new string[0], "either pool-name or endpoint-selector must be set")]
     [InlineData(new[] { "--pool-name=p", "--endpoints=a:1" }, "either pool-name or endpoint-selector must be set")]
+    [InlineData(new[] { "--pool-name=p", "--endpoints=" }, "either pool-name or endpoint-selector must be set")]
     [InlineData(new[] { "--endpoint-selector=app=x" }, "endpoint-target-ports must have between 1 and 8 entries")]
     [InlineData(new[] { "--pool-name=p", "--config-text=a", "--config-file=b" }, "both the config-text and config-file flags cannot be set")]
     [InlineData(new[] { "--pool-name=p", "--model-server-metrics-scheme=ftp" }, "must be http or https")]
