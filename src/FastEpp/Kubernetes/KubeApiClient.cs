@@ -182,7 +182,7 @@ internal sealed class KubeApiClient : IDisposable
         }
     }
 
-    private static void Dispatch<T>(ReadOnlySequence<byte> line, JsonTypeInfo<WatchEvent<T>> typeInfo, Action<WatchEvent<T>> onEvent)
+    internal static void Dispatch<T>(ReadOnlySequence<byte> line, JsonTypeInfo<WatchEvent<T>> typeInfo, Action<WatchEvent<T>> onEvent)
     {
         // The object of an ERROR event is a metav1.Status, not a T (its "status" is a string where a
         // Pod's is an object), so the type is peeked first; the API server writes it first.
