@@ -1,0 +1,51 @@
+using System.Buffers;
+using System.Text;
+using FastEpp.Body;
+
+namespace FastEpp.Tests.Reliability;
+
+/// <summary>
+/// Inputs the fuzzer (perf/FastEpp.Fuzz, docs/reliability.md) found, minimised: each pins the fixed behaviour.
+/// </summary>
+public sealed class FuzzRegressionTests
+{
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(byte[] data, long index)
+        {
+            Memory = data;
+            RunningIndex = index;
+        }
+
+        public Segment Append(byte[] data)
+        {
+            var next = new Segment(data, RunningIndex + Memory.Length);
+            Next = next;
+            return next;
+        }
+    }
+
+    /// <summary>The body as one-byte segments: every token is split across segments.</summary>
+    internal static ReadOnlySequence<byte> Bytewise(string text)
+    {
+        byte[] data = Encoding.UTF8.GetBytes(text);
+        var first = new Segment([data[0]], 0);
+        var last = first;
+        for (int i = 1; i < data.Length; i++)
+            last = last.Append([data[i]]);
+        return new ReadOnlySequence<byte>(first, 0, last, 1);
+    }
+
+    [Theory]
+    [InlineData("{\"e\":-1e400,\"usage\":{\"input_tokens\":7,\"output_tokens\":3,\"total_tokens\":10}}")]
+    [InlineData("{\"object\":\"ion\",\"usage\":{\"prompt_tokens\":10,\"cons\":1e309,\"total_tokens\":15}}")]
+    [InlineData("{\"usage\":{\"input_tokens\":7,\"output_tokens\":3,\"\":1e08888}}")]
+    public void UsageParser_NumberOverflowingFloat64_NoUsage_WholeOrSplit(string body)
+    {
+        var whole = default(Usage);
+        var split = default(Usage);
+        Assert.False(UsageParser.ParseJson(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(body)), ref whole));
+        Assert.False(UsageParser.ParseJson(Bytewise(body), ref split));
+        Assert.False(split.Present);
+    }
+}
