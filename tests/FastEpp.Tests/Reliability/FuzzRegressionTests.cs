@@ -48,4 +48,27 @@ public sealed class FuzzRegressionTests
         Assert.False(UsageParser.ParseJson(Bytewise(body), ref split));
         Assert.False(split.Present);
     }
+
+    [Fact]
+    public void ConfigLoader_YamlScannerInvalidOperation_IsConfigException()
+    {
+        var ex = Assert.Throws<FastEpp.Configuration.ConfigException>(() => FastEpp.Configuration.ConfigLoader.Load(": {\nc"));
+        Assert.StartsWith("failed to decode configuration JSON/YAML: error converting YAML to JSON: yaml: ", ex.Message);
+    }
+
+    [Fact]
+    public void KubeConfig_YamlScannerInvalidOperation_IsKubeConfigException()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"fastepp-kubeconfig-{Guid.NewGuid():N}.yaml");
+        File.WriteAllText(path, ": {\nc");
+        try
+        {
+            var ex = Assert.Throws<FastEpp.Kubernetes.KubeConfigException>(() => FastEpp.Kubernetes.KubeConfigFile.Load([path]));
+            Assert.Contains("invalid YAML", ex.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
