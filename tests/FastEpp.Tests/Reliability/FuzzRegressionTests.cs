@@ -71,4 +71,31 @@ public sealed class FuzzRegressionTests
             File.Delete(path);
         }
     }
+
+    /// <summary>Watch lines with JSON nulls where Go decodes zero values, and invalid surrogate escapes.</summary>
+    [Theory]
+    [InlineData("{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":null,\"labels\":{\"app\":\"vllm\"}},\"status\":{\"podIP\":\"10.0.0.1\",\"conditions\":[null,{\"type\":\"Ready\",\"status\":\"True\"}]}}}")]
+    [InlineData("{\"type\":\"ADDED\",\"object\":{\"metadata\":null}}")]
+    [InlineData("{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"p\",\"labels\":{\"app\":\"vllm\"},\"annotations\":{\"inference.networking.k8s.io/active-ports\":null}},\"status\":{\"podIP\":\"10.0.0.1\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}}")]
+    public void KubeWatch_NullsDecodeAsGoZeroValues_AndEveryConsumerCopes(string line)
+    {
+        var pool = new FastEpp.Kubernetes.EndpointPool("ns", "pool", new Dictionary<string, string> { ["app"] = "vllm" }, [8000], null);
+        FastEpp.Kubernetes.Pod? pod = null;
+        FastEpp.Kubernetes.KubeApiClient.Dispatch(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(line)),
+            FastEpp.Kubernetes.KubeJsonContext.Default.WatchEventPod, ev => pod = ev.Object);
+        Assert.NotNull(pod);
+        Assert.NotNull(pod!.Metadata);
+        Assert.NotNull(pod.Metadata.Name);
+        var endpoints = new List<FastEpp.Endpoints.Endpoint>();
+        FastEpp.Kubernetes.PodEndpoints.Build(pool, [pod], 0, endpoints, []);
+        Assert.True(endpoints.Count <= 1);
+    }
+
+    [Theory]
+    [InlineData("{\"type\":\"\\ud800\"")]
+    [InlineData("{\"\\ud800\\u0000\":")]
+    [InlineData("{\"\\\\\\ude00\":")]
+    public void KubeWatch_InvalidSurrogateEscapes_AreInvalidData(string line) =>
+        Assert.Throws<InvalidDataException>(() => FastEpp.Kubernetes.KubeApiClient.Dispatch(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(line)),
+            FastEpp.Kubernetes.KubeJsonContext.Default.WatchEventPod, _ => { }));
 }
