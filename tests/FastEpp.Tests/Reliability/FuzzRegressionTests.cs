@@ -56,11 +56,13 @@ public sealed class FuzzRegressionTests
         Assert.StartsWith("failed to decode configuration JSON/YAML: error converting YAML to JSON: yaml: ", ex.Message);
     }
 
-    [Fact]
-    public void KubeConfig_YamlScannerInvalidOperation_IsKubeConfigException()
+    [Theory]
+    [InlineData(": {\nc")]
+    [InlineData(" : x")]
+    public void KubeConfig_YamlLibraryExceptions_AreKubeConfigException(string text)
     {
         string path = Path.Combine(Path.GetTempPath(), $"fastepp-kubeconfig-{Guid.NewGuid():N}.yaml");
-        File.WriteAllText(path, ": {\nc");
+        File.WriteAllText(path, text);
         try
         {
             var ex = Assert.Throws<FastEpp.Kubernetes.KubeConfigException>(() => FastEpp.Kubernetes.KubeConfigFile.Load([path]));
