@@ -615,10 +615,8 @@ internal static class UsageParser
             return GoFloat.TryParse(reader.ValueSpan, out value);
         }
 
-        // As before this step: a number split across segments that overflows reads as 0 and is accepted
-        // (a contiguous one fails as in Go). Kept to stay behaviour-preserving; see Body/README.md.
-        value = GoFloat.TryParse(reader.ValueSequence, out double v) ? v : 0;
-        return true;
+        // A number split across segments fails exactly as a contiguous one (Go: overflow → no usage).
+        return GoFloat.TryParse(reader.ValueSequence, out value);
     }
 
     /// <summary>Go strconv.ParseInt(s, 10, 64) on the number token (no fraction, no exponent), clamped to int.</summary>

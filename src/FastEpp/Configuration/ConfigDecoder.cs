@@ -38,6 +38,11 @@ internal static class ConfigDecoder
         {
             throw Fail("strict decoding error: duplicate key (" + ex.Message + ")");
         }
+        catch (InvalidOperationException ex)
+        {
+            // YamlDotNet's scanner throws this on some malformed input (": {\nc", found by the fuzzer).
+            throw Fail("error converting YAML to JSON: yaml: " + ex.Message);
+        }
 
         var config = new EndpointPickerConfig();
         foreach (var (keyNode, value) in Fields(root, ""))

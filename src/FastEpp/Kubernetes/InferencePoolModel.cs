@@ -5,7 +5,7 @@ namespace FastEpp.Kubernetes;
 /// <summary><c>inference.networking.k8s.io/v1</c> InferencePool (spec runtime.md §2.6); status is not read.</summary>
 internal sealed class InferencePool : IKubeObject
 {
-    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set; } = new();
+    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set => field = value ?? new(); } = new(); // JSON null = Go zero value
     [JsonPropertyName("spec")] public InferencePoolSpec? Spec { get; set; }
 }
 

@@ -182,21 +182,29 @@ internal sealed class KubeApiClient : IDisposable
         }
     }
 
-    private static void Dispatch<T>(ReadOnlySequence<byte> line, JsonTypeInfo<WatchEvent<T>> typeInfo, Action<WatchEvent<T>> onEvent)
+    internal static void Dispatch<T>(ReadOnlySequence<byte> line, JsonTypeInfo<WatchEvent<T>> typeInfo, Action<WatchEvent<T>> onEvent)
     {
-        // The object of an ERROR event is a metav1.Status, not a T (its "status" is a string where a
-        // Pod's is an object), so the type is peeked first; the API server writes it first.
-        if (IsErrorEvent(line))
+        WatchEvent<T> ev;
+        try
         {
-            var statusReader = new Utf8JsonReader(line);
-            var status = JsonSerializer.Deserialize(ref statusReader, KubeJsonContext.Default.WatchEventKubeStatus)?.Object;
-            int code = status?.Code ?? 500;
-            throw new KubeApiException((HttpStatusCode)(code is >= 100 and <= 599 ? code : 500),
-                $"watch error: {status?.Message ?? "(no message)"}", status?.Reason);
+            // The object of an ERROR event is a metav1.Status, not a T (its "status" is a string where a
+            // Pod's is an object), so the type is peeked first; the API server writes it first.
+            if (IsErrorEvent(line))
+            {
+                var statusReader = new Utf8JsonReader(line);
+                var status = JsonSerializer.Deserialize(ref statusReader, KubeJsonContext.Default.WatchEventKubeStatus)?.Object;
+                int code = status?.Code ?? 500;
+                throw new KubeApiException((HttpStatusCode)(code is >= 100 and <= 599 ? code : 500),
+                    $"watch error: {status?.Message ?? "(no message)"}", status?.Reason);
+            }
+            var json = new Utf8JsonReader(line);
+            ev = JsonSerializer.Deserialize(ref json, typeInfo) ?? throw new InvalidDataException("watch event is null");
         }
-        var json = new Utf8JsonReader(line);
-        var ev = JsonSerializer.Deserialize(ref json, typeInfo)
-            ?? throw new InvalidDataException("watch event is null");
+        catch (InvalidOperationException ex)
+        {
+            // System.Text.Json refuses names/strings with invalid surrogate escapes this way (found by the fuzzer).
+            throw new InvalidDataException($"watch event is not valid JSON text: {ex.Message}", ex);
+        }
         onEvent(ev);
     }
 

@@ -133,8 +133,9 @@ internal static class KubeConfigFile
             return stream.Documents[0].RootNode as YamlMappingNode
                 ?? throw new KubeConfigException($"kubeconfig {path}: top level is not a mapping");
         }
-        catch (YamlDotNet.Core.YamlException ex)
+        catch (Exception ex) when (ex is YamlDotNet.Core.YamlException or InvalidOperationException or ArgumentException)
         {
+            // YamlDotNet throws InvalidOperationException / ArgumentException on some malformed input (found by the fuzzer).
             throw new KubeConfigException($"kubeconfig {path}: invalid YAML: {ex.Message}", ex);
         }
     }

@@ -15,7 +15,7 @@ internal interface IKubeObject
 /// <summary>The subset of <c>metav1.ObjectMeta</c> FastEpp needs.</summary>
 internal sealed class ObjectMeta
 {
-    [JsonPropertyName("name")] public string Name { get; set; } = "";
+    [JsonPropertyName("name")] public string Name { get; set => field = value ?? ""; } = ""; // JSON null = Go zero value
     [JsonPropertyName("namespace")] public string? Namespace { get; set; }
     [JsonPropertyName("uid")] public string? Uid { get; set; }
     [JsonPropertyName("resourceVersion")] public string? ResourceVersion { get; set; }
@@ -67,7 +67,7 @@ internal sealed class ApiResourceList
 
 internal sealed class ApiResource
 {
-    [JsonPropertyName("name")] public string Name { get; set; } = "";
+    [JsonPropertyName("name")] public string Name { get; set => field = value ?? ""; } = ""; // JSON null = Go zero value
     [JsonPropertyName("kind")] public string? Kind { get; set; }
     [JsonPropertyName("namespaced")] public bool Namespaced { get; set; }
 }

@@ -11,7 +11,7 @@ internal sealed class Lease : IKubeObject
 {
     [JsonPropertyName("apiVersion")] public string ApiVersion { get; set; } = "coordination.k8s.io/v1";
     [JsonPropertyName("kind")] public string Kind { get; set; } = "Lease";
-    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set; } = new();
+    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set => field = value ?? new(); } = new(); // JSON null = Go zero value
     [JsonPropertyName("spec")] public LeaseSpec Spec { get; set; } = new();
 }
 

@@ -5,7 +5,7 @@ namespace FastEpp.Kubernetes;
 /// <summary><c>inference.networking.x-k8s.io/v1alpha2</c> InferenceObjective (spec runtime.md §2.6).</summary>
 internal sealed class InferenceObjective : IKubeObject
 {
-    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set; } = new();
+    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set => field = value ?? new(); } = new(); // JSON null = Go zero value
     [JsonPropertyName("spec")] public InferenceObjectiveSpec? Spec { get; set; }
 }
 
@@ -26,7 +26,7 @@ internal sealed class PoolObjectReference
 /// <summary><c>inference.networking.x-k8s.io/v1alpha2</c> InferenceModelRewrite (spec runtime.md §2.6).</summary>
 internal sealed class InferenceModelRewrite : IKubeObject
 {
-    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set; } = new();
+    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set => field = value ?? new(); } = new(); // JSON null = Go zero value
     [JsonPropertyName("spec")] public InferenceModelRewriteSpec? Spec { get; set; }
 }
 

@@ -53,7 +53,7 @@ internal static class PodEndpoints
         if (pod.Status?.Conditions is { } conditions)
         {
             foreach (var c in conditions)
-                if (c.Type == "Ready")
+                if (c?.Type == "Ready") // a null entry (JSON null) is no condition
                     return c.Status == "True";
         }
         return false;
@@ -69,7 +69,7 @@ internal static class PodEndpoints
         if (pod.Metadata.Annotations is null || !pod.Metadata.Annotations.TryGetValue(ActivePortsAnnotation, out var text))
             return null;
         var ports = new HashSet<int>();
-        foreach (var part in text.Split(','))
+        foreach (var part in (text ?? "").Split(',')) // JSON null = Go zero value ""
         {
             // Go's Sscanf("%d") reads a leading integer and ignores what follows.
             ReadOnlySpan<char> s = part.AsSpan().Trim();

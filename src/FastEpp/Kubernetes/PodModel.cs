@@ -5,7 +5,7 @@ namespace FastEpp.Kubernetes;
 /// <summary>The subset of <c>v1.Pod</c> needed to build endpoints (spec runtime.md §2.3).</summary>
 internal sealed class Pod : IKubeObject
 {
-    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set; } = new();
+    [JsonPropertyName("metadata")] public ObjectMeta Metadata { get; set => field = value ?? new(); } = new(); // JSON null = Go zero value
     [JsonPropertyName("status")] public PodStatus? Status { get; set; }
 }
 
