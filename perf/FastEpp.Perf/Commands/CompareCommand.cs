@@ -27,7 +27,7 @@ internal static class CompareCommand
           --stages R:S,R:S         override the (scaled) stages: rate req/s : seconds
           --replicas N             override the scaled replica count
           --seed N                 request/arrival seed, also the sim seed (1)
-          --modes a,b              subset of round-robin,random,fastepp-<name> (default: all but oracle), in this order
+          --modes a,b              subset of round-robin,random,oracle,fastepp-<name> (all), run in the order given
           --epp-binary PATH        EPP to start (AOT binary preferred; a .dll runs under dotnet); EPP modes need it
           --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default= and
                                    best=--config-file perf/configs/best.yaml)
@@ -101,6 +101,7 @@ internal static class CompareCommand
         {
             ("round-robin", RoutingMode.RoundRobin, ""),
             ("random", RoutingMode.Random, ""),
+            ("oracle", RoutingMode.Oracle, ""),
         };
         foreach (string v in variants)
         {
@@ -173,6 +174,8 @@ internal static class CompareCommand
                 if (mode == RoutingMode.Epp)
                     epp = await EppProcess.StartAsync(eppBinary, sim.Endpoints, eppArgs, Path.Combine(dir, name + ".epp.log"), ct).ConfigureAwait(false);
                 var go = new GatewayOptions { Mode = mode, Port = 0, Epp = epp?.Address ?? "", Seed = seed };
+                if (mode == RoutingMode.Oracle)
+                    go.Picker = sim.OraclePicker();
                 go.Upstreams.AddRange(sim.Endpoints);
                 await using GatewayServer gateway = GatewayServer.Create(go);
                 await gateway.StartAsync(ct).ConfigureAwait(false);
@@ -192,6 +195,7 @@ internal static class CompareCommand
                     {
                         RoutingMode.RoundRobin => "plain Kubernetes Service, round robin",
                         RoutingMode.Random => "plain Kubernetes Service, random",
+                        RoutingMode.Oracle => "oracle: lowest TTFT predicted from the simulated engines' true state (the limit)",
                         _ => "EPP via ext_proc, flags: " + (eppArgs.Length > 0 ? eppArgs : "(defaults)"),
                     },
                     Stages = stages,
