@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 
 namespace FastEpp.Gateway;
@@ -11,6 +12,11 @@ internal enum RoutingMode
     RoundRobin,
     /// <summary>Uniformly random over <c>--upstreams</c> (a plain Kubernetes Service with iptables).</summary>
     Random,
+    /// <summary>
+    /// An in-process picker that sees the request body (<see cref="GatewayOptions.Picker"/>): the perf suite's oracle over
+    /// its in-process simulated fleet. Not available from the command line (there is no fleet to see).
+    /// </summary>
+    Oracle,
 }
 
 /// <summary>What happens when the EPP cannot be reached (InferencePool <c>failureMode</c>).</summary>
@@ -45,6 +51,12 @@ internal sealed class GatewayOptions
 
     /// <summary>Body chunk size sent to the EPP (Envoy's per-read buffer is 16 KiB).</summary>
     public int ChunkBytes { get; set; } = 16 * 1024;
+
+    /// <summary>
+    /// Mode oracle: picks the upstream (host:port, one of <see cref="Upstreams"/>) from the whole request body and its path;
+    /// null = no opinion (the request goes round robin and counts as a fallback).
+    /// </summary>
+    public Func<ReadOnlySequence<byte>, string, string?>? Picker { get; set; }
 
     /// <summary>Seed of the random mode.</summary>
     public int Seed { get; set; } = 1;
@@ -108,6 +120,7 @@ internal sealed class GatewayOptions
                         case "epp": o.Mode = RoutingMode.Epp; break;
                         case "round-robin" or "rr": o.Mode = RoutingMode.RoundRobin; break;
                         case "random": o.Mode = RoutingMode.Random; break;
+                        case "oracle": error = "--mode oracle needs an in-process simulated fleet: run it from the perf tool (compare --modes oracle)"; return null;
                         default: error = "--mode must be epp, round-robin or random, not '" + value + "'"; return null;
                     }
                     break;
@@ -152,7 +165,9 @@ internal sealed class GatewayOptions
         if (Mode == RoutingMode.Epp && Epp.Length == 0)
             return "--mode epp needs --epp host:port";
         if (Mode != RoutingMode.Epp && Upstreams.Count == 0)
-            return "--mode " + (Mode == RoutingMode.Random ? "random" : "round-robin") + " needs --upstreams";
+            return "--mode " + (Mode switch { RoutingMode.Random => "random", RoutingMode.Oracle => "oracle", _ => "round-robin" }) + " needs --upstreams";
+        if (Mode == RoutingMode.Oracle && Picker is null)
+            return "mode oracle needs an in-process picker";
         if (Mode == RoutingMode.Epp && FailureMode == FailureMode.Open && Upstreams.Count == 0)
             return "--failure-mode open needs --upstreams";
         return null;

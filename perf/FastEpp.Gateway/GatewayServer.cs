@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -89,7 +91,11 @@ internal sealed class GatewayServer : IAsyncDisposable
         if (ctx.Request.Path.StartsWithSegments("/gateway/stats"))
             return WriteStatsAsync(ctx);
         Stats.OnRequest();
-        return _epp is not null ? _epp.HandleAsync(ctx) : ForwardPlainAsync(ctx, Options.Mode == RoutingMode.Random ? NextRandom() : NextRoundRobin());
+        if (_epp is not null)
+            return _epp.HandleAsync(ctx);
+        if (Options.Mode == RoutingMode.Oracle)
+            return ForwardPickedAsync(ctx);
+        return ForwardPlainAsync(ctx, Options.Mode == RoutingMode.Random ? NextRandom() : NextRoundRobin());
     }
 
     private string NextRoundRobin()
@@ -106,12 +112,35 @@ internal sealed class GatewayServer : IAsyncDisposable
         return _upstreams[i];
     }
 
+    /// <summary>Mode oracle: the whole body is read (as Envoy buffers it for an EPP), the picker chooses, then a plain forward.</summary>
+    private async Task ForwardPickedAsync(HttpContext ctx)
+    {
+        PipeReader reader = ctx.Request.BodyReader;
+        ReadResult read;
+        while (true)
+        {
+            read = await reader.ReadAsync(ctx.RequestAborted).ConfigureAwait(false);
+            if (read.IsCompleted || read.IsCanceled)
+                break;
+            reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
+        byte[] body = read.Buffer.ToArray();
+        string? endpoint = Options.Picker!(read.Buffer, ctx.Request.Path.Value ?? "/");
+        reader.AdvanceTo(read.Buffer.End);
+        if (endpoint is null)
+        {
+            Stats.OnFallback();
+            endpoint = NextRoundRobin();
+        }
+        var content = new ByteArrayContent(body); // CreateRequest copies the headers, Content-Type included
+        await ForwardPlainAsync(ctx, endpoint, content).ConfigureAwait(false);
+    }
+
     /// <summary>A plain Service: one upstream, no retry, body streamed through untouched.</summary>
-    private async Task ForwardPlainAsync(HttpContext ctx, string endpoint)
+    private async Task ForwardPlainAsync(HttpContext ctx, string endpoint, HttpContent? content = null)
     {
         HttpRequest req = ctx.Request;
-        HttpContent? content = null;
-        if (req.ContentLength > 0 || (req.ContentLength is null && req.Headers.ContainsKey("Transfer-Encoding")))
+        if (content is null && (req.ContentLength > 0 || (req.ContentLength is null && req.Headers.ContainsKey("Transfer-Encoding"))))
         {
             content = new StreamContent(req.Body, Options.ChunkBytes);
             if (req.ContentLength is long len)

@@ -88,7 +88,7 @@ internal sealed class GatewayStats
     public void WriteJson(Utf8JsonWriter w)
     {
         w.WriteStartObject();
-        w.WriteString("mode", Mode switch { RoutingMode.Epp => "epp", RoutingMode.Random => "random", _ => "round-robin" });
+        w.WriteString("mode", Mode switch { RoutingMode.Epp => "epp", RoutingMode.Random => "random", RoutingMode.Oracle => "oracle", _ => "round-robin" });
         w.WriteNumber("requests", Requests);
         w.WriteNumber("status2xx", Status2xx);
         w.WriteNumber("status4xx", Status4xx);

@@ -61,10 +61,15 @@ internal static class Program
 
     private static int ListWorkloads()
     {
-        foreach (Workloads.WorkloadSpec w in Workloads.WorkloadCatalog.All)
+        Console.WriteLine("built-in workloads (" + Workloads.WorkloadCatalog.Directory + "):");
+        foreach (string name in Workloads.WorkloadCatalog.Names())
         {
+            Workloads.WorkloadFile file = Workloads.WorkloadCatalog.Find(name)!;
+            Workloads.WorkloadSpec w = file.Spec;
             Console.WriteLine(w.Name + ": " + CompareCommand.Describe(w));
             Console.WriteLine("    source: " + w.Source + "; reference fleet " + w.Replicas + " x " + w.SimProfile);
+            foreach (string note in file.Notes)
+                Console.WriteLine("    note: " + note);
         }
         return 0;
     }

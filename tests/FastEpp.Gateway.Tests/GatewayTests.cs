@@ -38,6 +38,34 @@ public sealed class GatewayTests : IAsyncLifetime
     private static string Replica(HttpResponseMessage r) => r.Headers.TryGetValues("x-sim-replica", out var v) ? v.First() : "none";
 
     [Fact]
+    public async Task OracleMode_RoutesWhereTheSimOraclePredictsTheLowestTtft()
+    {
+        var o = new GatewayOptions { Mode = RoutingMode.Oracle, Port = 0, Picker = _sim.OraclePicker() };
+        o.Upstreams.AddRange(_sim.Endpoints);
+        await using GatewayServer gw = GatewayServer.Create(o);
+        await gw.StartAsync();
+        string system = string.Concat(Enumerable.Repeat("abc def ghi jkl ", 400)); // 1,600 tokens
+
+        // Warm replica 1 directly with the system prompt, then ask the gateway: the oracle sees replica 1's cache.
+        using (HttpResponseMessage warm = await _http.PostAsync("http://" + _sim.Endpoints[1] + "/v1/chat/completions", Chat(system + "q1", 2, stream: false)))
+            Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        using HttpResponseMessage r = await _http.PostAsync(gw.BaseAddress + "/v1/chat/completions", Chat(system + "q2", 2, stream: false));
+
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal("1", Replica(r));
+        using JsonDocument doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
+        Assert.True(doc.RootElement.GetProperty("usage").GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32() >= 1584);
+
+        // A body the oracle cannot read (unknown model) goes round robin and counts as a fallback; the sim answers 404.
+        using HttpResponseMessage bad = await _http.PostAsync(gw.BaseAddress + "/v1/chat/completions",
+            new StringContent("{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.NotFound, bad.StatusCode);
+        Assert.Equal(1, gw.Stats.Fallbacks);
+        Assert.Null(GatewayOptions.Parse(["--mode", "oracle", "--upstreams", "a:1"], out string? error));
+        Assert.Contains("in-process", error);
+    }
+
+    [Fact]
     public async Task EppMode_RoutesToDestinationHeader_AndSendsMutatedBody()
     {
         await using FakeExtProcServer epp = await FakeExtProcServer.StartAsync();

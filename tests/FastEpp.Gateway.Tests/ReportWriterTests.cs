@@ -131,10 +131,12 @@ public sealed class ReportWriterTests : IDisposable
         Assert.Equal(15, overall.OfferedRate, 6);
     }
 
+    private static WorkloadSpec Builtin(string name) => WorkloadCatalog.Find(name)!.Spec;
+
     [Fact]
     public void PromptFactory_SameSeedSameRequests_ExactTokenCounts()
     {
-        WorkloadSpec spec = WorkloadCatalog.ManySystemPrompts.Scale(0.1, 0.1);
+        WorkloadSpec spec = Builtin("many-system-prompts").Scale(0.1, 0.1);
         var a = new PromptFactory(spec, "m", 7, 16_000);
         var b = new PromptFactory(spec, "m", 7, 16_000);
 
@@ -155,7 +157,7 @@ public sealed class ReportWriterTests : IDisposable
     [Fact]
     public void PromptFactory_MultiTurn_GrowsHistoryAndRestartsBeforeTheLimit()
     {
-        WorkloadSpec spec = WorkloadCatalog.MultiChatShort with { Groups = 1, PromptsPerGroup = 1 };
+        WorkloadSpec spec = Builtin("multi-chat-short") with { Groups = 1, PromptsPerGroup = 1 };
         var f = new PromptFactory(spec, "m", 3, 8_000);
         int previous = 0, restarts = 0;
         for (int i = 0; i < 40; i++)
@@ -172,13 +174,13 @@ public sealed class ReportWriterTests : IDisposable
     [Fact]
     public void Scale_KeepsTokenLengths_ScalesRatesGroupsReplicas()
     {
-        WorkloadSpec s = WorkloadCatalog.ManySystemPrompts.Scale(0.25, 0.5);
+        WorkloadSpec s = Builtin("many-system-prompts").Scale(0.25, 0.5);
 
         Assert.Equal(38, s.Groups);
         Assert.Equal(2, s.Replicas);
         Assert.Equal(3.75, s.Stages[0].Rate, 6);
         Assert.Equal(25, s.Stages[0].Seconds, 6);
-        Assert.Equal(6000, s.SystemTokens);
+        Assert.Equal(LengthDist.Fixed(6000), s.SystemPrompt);
         Assert.Equal(12, s.Stages.Length);
     }
 }

@@ -20,6 +20,7 @@ public class SchedulerDecisionBenchmarks
 {
     private ConfiguredScheduler _scheduler = null!;
     private ConfiguredScheduler _timed = null!;
+    private ConfiguredScheduler _best = null!;
     private EndpointSnapshot _snapshot = null!;
     private int[] _candidates = [];
     private readonly int[] _result = new int[1];
@@ -71,6 +72,23 @@ public class SchedulerDecisionBenchmarks
         _timed.Schedule(_request, _snapshot, _candidates, _result, out _);
         _scheduler.Schedule(_request, _snapshot, _candidates, _result, out _);
 
+        // FastEpp's "best" profile (perf/configs/best.yaml): approx prefix producer + fastepp-predicted-ttft-scorer.
+        _best = SchedulerFactory.Create("""
+            plugins:
+            - type: approx-prefix-cache-producer
+            - type: fastepp-predicted-ttft-scorer
+              parameters: {prefillTokensPerSecond: 15928}
+            schedulingProfiles:
+            - name: default
+              plugins:
+              - pluginRef: fastepp-predicted-ttft-scorer
+            """);
+        _best.Schedule(_request, _snapshot, _candidates, _result, out _);
+        _best.PreRequest(_request, _snapshot, _result);
+        var bestProducer = _best.Config!.Plugins.OfType<FastEpp.Scheduling.Producers.ApproxPrefixCacheProducer>().Single();
+        SpinWait.SpinUntil(() => bestProducer.PendingRecords == 0);
+        _best.Schedule(_request, _snapshot, _candidates, _result, out _);
+
         _naive = new NaiveScheduler();
         _naiveMatches = new Dictionary<Endpoint, int> { [endpoints[_result[0]]] = 16 };
     }
@@ -80,6 +98,9 @@ public class SchedulerDecisionBenchmarks
 
     [Benchmark]
     public int FastEpp() => _scheduler.Schedule(_request, _snapshot, _candidates, _result, out _) + _result[0];
+
+    [Benchmark]
+    public int FastEppBest() => _best.Schedule(_request, _snapshot, _candidates, _result, out _) + _result[0];
 
     [Benchmark]
     public int FastEppTimed() => _timed.Schedule(_request, _snapshot, _candidates, _result, out _) + _result[0];

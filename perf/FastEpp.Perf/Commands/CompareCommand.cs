@@ -18,14 +18,16 @@ internal static class CompareCommand
     public const string Usage = """
         compare: run one workload through every routing mode and write results/<timestamp>/{report.html,summary.md,summary.json}
 
-          --workload NAME          many-system-prompts (default) | long-questions | multi-chat-short | multi-chat-long |
-                                   prefill-heavy | decode-heavy | multi-lora | epp-scale
-          --scale X                rates, shared-prefix groups, replicas and the concurrency cap x X (0.25)
-          --duration-scale X       stage lengths x X (0.25)
+          --workload NAME          a built-in workload, perf/workloads/NAME.yaml ('workloads' lists them; many-system-prompts)
+          --workload-file F.yaml   a workload in inference-perf's config schema plus a fleet: section (replicas, profile,
+                                   sim_args); unknown and ignored keys are listed before the run
+          --scale X                rates, shared-prefix groups, replicas and the concurrency cap x X
+                                   (0.25 for --workload, 1 for --workload-file)
+          --duration-scale X       stage lengths x X (as --scale)
           --stages R:S,R:S         override the (scaled) stages: rate req/s : seconds
           --replicas N             override the scaled replica count
           --seed N                 request/arrival seed, also the sim seed (1)
-          --modes a,b              subset of round-robin,random,fastepp-<name> (all)
+          --modes a,b              subset of round-robin,random,oracle,fastepp-<name> (all), run in the order given
           --epp-binary PATH        EPP to start (AOT binary preferred; a .dll runs under dotnet); EPP modes need it
           --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default= and
                                    best=--config-file perf/configs/best.yaml)
@@ -38,15 +40,34 @@ internal static class CompareCommand
 
     public static async Task<int> RunAsync(Flags f, CancellationToken ct)
     {
-        string workloadName = f.String("workload", "many-system-prompts");
-        WorkloadSpec? baseSpec = WorkloadCatalog.Find(workloadName);
-        if (baseSpec is null)
+        string workloadPath = f.String("workload-file", "");
+        string workloadName = f.String("workload", "");
+        WorkloadFile? file;
+        if (workloadPath.Length > 0)
         {
-            Console.Error.WriteLine("unknown workload '" + workloadName + "'");
-            return 2;
+            if (workloadName.Length > 0)
+            {
+                Console.Error.WriteLine("--workload and --workload-file are exclusive");
+                return 2;
+            }
+            file = WorkloadFile.Load(workloadPath);
         }
-        double scale = f.Double("scale", 0.25);
-        double durationScale = f.Double("duration-scale", 0.25);
+        else
+        {
+            workloadName = workloadName.Length > 0 ? workloadName : "many-system-prompts";
+            file = WorkloadCatalog.Find(workloadName);
+            if (file is null)
+            {
+                Console.Error.WriteLine("unknown workload '" + workloadName + "' (built in: " + string.Join(", ", WorkloadCatalog.Names()) + ")");
+                return 2;
+            }
+        }
+        foreach (string note in file.Notes)
+            Console.Error.WriteLine("workload " + file.Spec.Name + ": " + note);
+        WorkloadSpec baseSpec = file.Spec;
+        double defaultScale = workloadPath.Length > 0 ? 1 : 0.25;
+        double scale = f.Double("scale", defaultScale);
+        double durationScale = f.Double("duration-scale", defaultScale);
         WorkloadSpec spec = baseSpec.Scale(scale, durationScale);
         string stagesFlag = f.String("stages", "");
         if (stagesFlag.Length > 0)
@@ -80,6 +101,7 @@ internal static class CompareCommand
         {
             ("round-robin", RoutingMode.RoundRobin, ""),
             ("random", RoutingMode.Random, ""),
+            ("oracle", RoutingMode.Oracle, ""),
         };
         foreach (string v in variants)
         {
@@ -89,8 +111,19 @@ internal static class CompareCommand
         }
         if (modesFlag.Length > 0)
         {
-            var keep = new HashSet<string>(modesFlag.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-            modes.RemoveAll(m => !keep.Contains(m.Name));
+            // In the order given; an unknown name is an error, not a silently empty run.
+            var picked = new List<(string Name, RoutingMode Mode, string EppArgs)>();
+            foreach (string want in modesFlag.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                int i = modes.FindIndex(m => m.Name == want);
+                if (i < 0)
+                {
+                    Console.Error.WriteLine("unknown mode '" + want + "' (known: " + string.Join(", ", modes.ConvertAll(m => m.Name)) + ")");
+                    return 2;
+                }
+                picked.Add(modes[i]);
+            }
+            modes = picked;
         }
         if (eppBinary.Length == 0 && modes.RemoveAll(m => m.Mode == RoutingMode.Epp) > 0)
             Console.Error.WriteLine("note: no --epp-binary: EPP modes skipped");
@@ -117,7 +150,7 @@ internal static class CompareCommand
         {
             Workload = spec.Name,
             Source = spec.Source,
-            Parameters = Describe(spec),
+            Parameters = Describe(spec) + (file.Notes.Count > 0 ? "; workload file notes: " + string.Join("; ", file.Notes) : ""),
             StartedUtc = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture),
             Scale = scale,
             DurationScale = durationScale,
@@ -141,10 +174,12 @@ internal static class CompareCommand
                 if (mode == RoutingMode.Epp)
                     epp = await EppProcess.StartAsync(eppBinary, sim.Endpoints, eppArgs, Path.Combine(dir, name + ".epp.log"), ct).ConfigureAwait(false);
                 var go = new GatewayOptions { Mode = mode, Port = 0, Epp = epp?.Address ?? "", Seed = seed };
+                if (mode == RoutingMode.Oracle)
+                    go.Picker = sim.OraclePicker();
                 go.Upstreams.AddRange(sim.Endpoints);
                 await using GatewayServer gateway = GatewayServer.Create(go);
                 await gateway.StartAsync(ct).ConfigureAwait(false);
-                using var client = new StreamingClient(gateway.BaseAddress);
+                using var client = new StreamingClient(gateway.BaseAddress, spec.Chat ? "/v1/chat/completions" : "/v1/completions");
                 var prompts = new PromptFactory(spec, sim.Model, seed, sim.MaxModelLen);
 
                 double cpu0 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
@@ -152,7 +187,7 @@ internal static class CompareCommand
                 double cpu1 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
                 MetricsScraper.FleetCounters counters = await MetricsScraper.ScrapeAsync(http, sim.Endpoints, ct).ConfigureAwait(false);
 
-                (List<StageReport> stages, StageReport overall) = StatsBuilder.Build(results, spec.Stages);
+                (List<StageReport> stages, StageReport overall) = StatsBuilder.Build(results, spec.Stages, spec.StageGap);
                 var m = new ModeReport
                 {
                     Mode = name,
@@ -160,6 +195,7 @@ internal static class CompareCommand
                     {
                         RoutingMode.RoundRobin => "plain Kubernetes Service, round robin",
                         RoutingMode.Random => "plain Kubernetes Service, random",
+                        RoutingMode.Oracle => "oracle: lowest TTFT predicted from the simulated engines' true state (the limit)",
                         _ => "EPP via ext_proc, flags: " + (eppArgs.Length > 0 ? eppArgs : "(defaults)"),
                     },
                     Stages = stages,
@@ -199,16 +235,19 @@ internal static class CompareCommand
     public static string Describe(WorkloadSpec s)
     {
         string shape = s.Groups > 0
-            ? $"{s.Groups} groups x {s.PromptsPerGroup} prompts, system {s.SystemTokens}, question {s.Question}, output {s.Output}"
+            ? $"{s.Groups} groups x {s.PromptsPerGroup} prompts, system {s.SystemPrompt}, question {s.Question}, output {s.Output}"
             : $"input {s.Question}, output {s.Output}";
         if (s.MultiTurn)
             shape += ", multi-turn";
+        shape += s.Chat ? ", chat API" : ", completions API";
         if (s.Adapters.Length > 0)
             shape += $", {s.Adapters.Length} LoRA adapters";
         var stages = new List<string>(s.Stages.Length);
         foreach (Stage st in s.Stages)
             stages.Add(string.Create(CultureInfo.InvariantCulture, $"{st.Rate:0.##}x{st.Seconds:0.#}s"));
-        return shape + $"; stages {string.Join(", ", stages)}; max concurrency {s.MaxConcurrency}";
+        string arrivals = s.Arrivals == ArrivalKind.Constant ? "constant" : "poisson";
+        string gap = s.StageGap > 0 ? string.Create(CultureInfo.InvariantCulture, $", {s.StageGap:0.##} s between stages") : "";
+        return shape + $"; {arrivals} stages {string.Join(", ", stages)}{gap}; max concurrency {s.MaxConcurrency}";
     }
 
     private static Stage[] ParseStages(string s)

@@ -37,5 +37,20 @@ internal sealed class SimHost : IAsyncDisposable
         return new SimHost(fleet, endpoints);
     }
 
+    /// <summary>
+    /// The oracle over this fleet as a gateway picker: (body, path) → the host:port of the replica with the lowest
+    /// predicted TTFT (<see cref="FleetOracle"/>); null when the oracle cannot decide (the gateway falls back).
+    /// </summary>
+    public Func<System.Buffers.ReadOnlySequence<byte>, string, string?> OraclePicker()
+    {
+        var oracle = new FleetOracle(_fleet);
+        string[] endpoints = Endpoints;
+        return (body, path) =>
+        {
+            int i = oracle.Pick(body, chat: path.EndsWith("/chat/completions", StringComparison.Ordinal));
+            return i >= 0 ? endpoints[i] : null;
+        };
+    }
+
     public ValueTask DisposeAsync() => _fleet.DisposeAsync();
 }

@@ -22,14 +22,12 @@ internal static class LoadRunner
         for (int s = 0; s < spec.Stages.Length; s++)
         {
             Stage stage = spec.Stages[s];
-            double t = stageStart;
             double stageEnd = stageStart + stage.Seconds;
+            double[] times = ArrivalTimes(stage, spec.Arrivals, arrivals);
             int sent = 0;
-            while (true)
+            foreach (double offset in times)
             {
-                t += -Math.Log(1.0 - arrivals.NextDouble()) / stage.Rate;
-                if (t >= stageEnd)
-                    break;
+                double t = stageStart + offset;
                 double wait = t - Stopwatch.GetElapsedTime(runStart).TotalSeconds;
                 if (wait > 0.001)
                     await Task.Delay(TimeSpan.FromSeconds(wait), cancellationToken).ConfigureAwait(false);
@@ -39,7 +37,7 @@ internal static class LoadRunner
                 sent++;
             }
             progress?.Invoke(FormattableString.Invariant($"  stage {s + 1}/{spec.Stages.Length}: {stage.Rate:0.##} req/s x {stage.Seconds:0.#} s, sent {sent}, in flight {spec.MaxConcurrency - slots.CurrentCount}"));
-            stageStart = stageEnd;
+            stageStart = stageEnd + (s + 1 < spec.Stages.Length ? spec.StageGap : 0);
             double ahead = stageStart - Stopwatch.GetElapsedTime(runStart).TotalSeconds;
             if (ahead > 0.001)
                 await Task.Delay(TimeSpan.FromSeconds(ahead), cancellationToken).ConfigureAwait(false);
@@ -52,6 +50,40 @@ internal static class LoadRunner
         }
         RequestResult[] results = await Task.WhenAll(tasks).ConfigureAwait(false);
         return results;
+    }
+
+    /// <summary>
+    /// Arrival offsets within a stage. Poisson: a Poisson process at the stage rate. Constant (inference-perf's
+    /// constant timer): exactly floor(rate × duration) requests whose exponential gaps are rescaled to fill the stage.
+    /// </summary>
+    public static double[] ArrivalTimes(Stage stage, ArrivalKind kind, Random random)
+    {
+        var list = new List<double>();
+        if (kind == ArrivalKind.Poisson)
+        {
+            double t = 0;
+            while (true)
+            {
+                t += -Math.Log(1.0 - random.NextDouble()) / stage.Rate;
+                if (t >= stage.Seconds)
+                    break;
+                list.Add(t);
+            }
+            return list.ToArray();
+        }
+        int n = (int)(stage.Rate * stage.Seconds);
+        var gaps = new double[n];
+        double sum = 0;
+        for (int i = 0; i < n; i++)
+            sum += gaps[i] = -Math.Log(1.0 - random.NextDouble());
+        double acc = 0;
+        var times = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            times[i] = acc / sum * stage.Seconds; // the first request at the stage start, the rest spread over it
+            acc += gaps[i];
+        }
+        return times;
     }
 
     private static async Task<RequestResult> SendOneAsync(StreamingClient client, PlannedRequest planned, int stage, long runStart,

@@ -115,8 +115,10 @@ internal sealed class StreamingClient : IDisposable
             return true;
         if (double.IsNaN(r.Ttft))
         {
+            // chat: delta.content; completions: choices[].text
             int c = data.IndexOf("\"content\":\""u8);
-            if (c >= 0 && c + 11 < data.Length && data[c + 11] != (byte)'"')
+            int k = c >= 0 ? c + 11 : data.IndexOf("\"text\":\""u8) is int t and >= 0 ? t + 8 : -1;
+            if (k >= 0 && k < data.Length && data[k] != (byte)'"')
                 r.Ttft = Stopwatch.GetElapsedTime(start, now).TotalSeconds;
         }
         if (data.IndexOf("\"usage\":{"u8) >= 0)

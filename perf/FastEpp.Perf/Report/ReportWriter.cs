@@ -48,6 +48,17 @@ internal static class ReportWriter
     public static List<string> Verdicts(CompareReport r)
     {
         var lines = new List<string>();
+        ModeReport? oracle = r.Modes.Find(m => m.Mode == "oracle");
+        if (oracle is not null && oracle.Overall.Ttft.P90 > 0)
+        {
+            // The limit: every other mode's TTFT p90 as a multiple of the oracle's, in this run.
+            foreach (ModeReport m in r.Modes)
+            {
+                if (m != oracle)
+                    lines.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"{m.Mode} vs oracle: TTFT p90 {Fmt(m.Overall.Ttft.P90)} s vs {Fmt(oracle.Overall.Ttft.P90)} s = {Fmt(m.Overall.Ttft.P90 / oracle.Overall.Ttft.P90)}× the oracle"));
+            }
+        }
         ModeReport? baseline = r.Modes.Find(m => m.Mode == "round-robin");
         if (baseline is null)
             return lines;

@@ -6,14 +6,14 @@ namespace FastEpp.Perf.Report;
 /// <summary>Turns request results into per-stage and overall statistics.</summary>
 internal static class StatsBuilder
 {
-    public static (List<StageReport> Stages, StageReport Overall) Build(RequestResult[] results, Stage[] stages)
+    public static (List<StageReport> Stages, StageReport Overall) Build(RequestResult[] results, Stage[] stages, double stageGap = 0)
     {
         var list = new List<StageReport>(stages.Length);
         double stageStart = 0;
         for (int s = 0; s < stages.Length; s++)
         {
             list.Add(Aggregate(results, s, stageStart, stages[s].Rate, stages[s].Seconds));
-            stageStart += stages[s].Seconds;
+            stageStart += stages[s].Seconds + stageGap;
         }
         double total = 0, sentRate = 0;
         foreach (Stage st in stages)

@@ -19,6 +19,8 @@ internal sealed class PromptFactory
     private readonly WorkloadSpec _spec;
     private readonly string _model;
     private readonly Random _random;
+    private readonly int _seed;
+    private readonly List<(string Role, string Content)> _parts = new();
     private readonly int _maxContextTokens;
     private readonly string?[] _systemPrompts;
     private readonly List<(string Question, string Answer)>?[] _conversations;
@@ -27,6 +29,7 @@ internal sealed class PromptFactory
     public PromptFactory(WorkloadSpec spec, string baseModel, int seed, int maxContextTokens)
     {
         _spec = spec;
+        _seed = spec.DataSeed ?? seed;
         _model = baseModel;
         _random = new Random(seed);
         _maxContextTokens = maxContextTokens;
@@ -74,29 +77,26 @@ internal sealed class PromptFactory
             model = _spec.Adapters[a];
         }
 
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
-        using var w = new Utf8JsonWriter(buffer);
-        w.WriteStartObject();
-        w.WriteString("model", model);
-        w.WriteStartArray("messages");
+        _parts.Clear();
         int input;
         if (_spec.Groups == 0)
         {
             int q = _spec.Question.Sample(_random);
-            WriteMessage(w, "user", Words(q, _random.Next()));
+            _parts.Add(("user", Words(q, _random.Next())));
             input = q;
         }
         else
         {
             int group = _random.Next(_spec.Groups);
             int prompt = _random.Next(_spec.PromptsPerGroup);
-            string system = _systemPrompts[group] ??= Words(_spec.SystemTokens, 7919 * (group + 1));
-            WriteMessage(w, "system", system);
-            input = _spec.SystemTokens;
+            // A distribution of system-prompt lengths is drawn once per group, from the group's own seed.
+            string system = _systemPrompts[group] ??= Words(_spec.SystemPrompt.Sample(new Random(_seed ^ (7919 * (group + 1)))), _seed * 31 + 7919 * (group + 1));
+            _parts.Add(("system", system));
+            input = system.Length / 4;
             int q = _spec.Question.Sample(_random);
             // Single-turn shared prefix: inference-perf's shared_prefix dataset fixes each (group, prompt)'s question,
             // so a repeated prompt can hit the cache in full; multi-turn draws a fresh question per turn.
-            string question = _spec.MultiTurn ? Words(q, _random.Next()) : Words(q, 104729 * (group + 1) + 31 * prompt);
+            string question = _spec.MultiTurn ? Words(q, _random.Next()) : Words(q, _seed * 17 + 104729 * (group + 1) + 31 * prompt);
             if (_spec.MultiTurn)
             {
                 int slot = group * _spec.PromptsPerGroup + prompt;
@@ -111,16 +111,35 @@ internal sealed class PromptFactory
                 }
                 foreach ((string hq, string ha) in history)
                 {
-                    WriteMessage(w, "user", hq);
-                    WriteMessage(w, "assistant", ha);
+                    _parts.Add(("user", hq));
+                    _parts.Add(("assistant", ha));
                 }
                 input += historyTokens;
                 history.Add((question, Words(output, _random.Next())));
             }
-            WriteMessage(w, "user", question);
+            _parts.Add(("user", question));
             input += q;
         }
-        w.WriteEndArray();
+
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        using var w = new Utf8JsonWriter(buffer);
+        w.WriteStartObject();
+        w.WriteString("model", model);
+        if (_spec.Chat)
+        {
+            w.WriteStartArray("messages");
+            foreach ((string role, string content) in _parts)
+                WriteMessage(w, role, content);
+            w.WriteEndArray();
+        }
+        else
+        {
+            // Completions API: the turns concatenated into one prompt (each part is whole 4-byte words).
+            var sb = new System.Text.StringBuilder(input * 4);
+            foreach ((_, string content) in _parts)
+                sb.Append(content);
+            w.WriteString("prompt", sb.ToString());
+        }
         w.WriteNumber("max_tokens", output);
         w.WriteBoolean("stream", true);
         w.WriteStartObject("stream_options");

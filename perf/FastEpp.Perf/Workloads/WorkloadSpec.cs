@@ -5,6 +5,15 @@ namespace FastEpp.Perf.Workloads;
 /// <summary>One load stage: Poisson arrivals at <see cref="Rate"/> requests/s for <see cref="Seconds"/>.</summary>
 internal readonly record struct Stage(double Rate, double Seconds);
 
+/// <summary>How arrivals are spread within a stage (inference-perf <c>load.type</c>).</summary>
+internal enum ArrivalKind
+{
+    /// <summary>A Poisson process at the stage rate.</summary>
+    Poisson,
+    /// <summary>Exactly floor(rate × duration) requests, exponential gaps rescaled to fill the stage (inference-perf's constant timer).</summary>
+    Constant,
+}
+
 /// <summary>How a token length is drawn.</summary>
 internal enum LengthKind
 {
@@ -59,8 +68,16 @@ internal sealed record WorkloadSpec
     public int Groups { get; init; }
     /// <summary>Prompts (users / conversations) per group.</summary>
     public int PromptsPerGroup { get; init; }
-    /// <summary>System prompt (shared prefix) tokens.</summary>
-    public int SystemTokens { get; init; }
+    /// <summary>System prompt (shared prefix) tokens; a distribution is drawn once per group.</summary>
+    public LengthDist SystemPrompt { get; init; } = LengthDist.Fixed(0);
+    /// <summary>Chat (messages) or completion (prompt) API.</summary>
+    public bool Chat { get; init; } = true;
+    /// <summary>Arrival process within a stage.</summary>
+    public ArrivalKind Arrivals { get; init; } = ArrivalKind.Poisson;
+    /// <summary>Idle seconds between stages (inference-perf <c>load.interval</c>).</summary>
+    public double StageGap { get; init; }
+    /// <summary>Seed of the prompt text (inference-perf <c>data.shared_prefix.seed</c>); null = the run's seed.</summary>
+    public int? DataSeed { get; init; }
     /// <summary>Question (or whole input, when Groups = 0) tokens.</summary>
     public required LengthDist Question { get; init; }
     public required LengthDist Output { get; init; }
@@ -107,6 +124,7 @@ internal sealed record WorkloadSpec
             stages[i] = new Stage(Stages[i].Rate * scale, Math.Max(1, Stages[i].Seconds * durationScale));
         return this with
         {
+            StageGap = StageGap * durationScale,
             Stages = stages,
             Groups = Groups == 0 ? 0 : Math.Max(1, (int)Math.Round(Groups * scale)),
             Replicas = Math.Max(2, (int)Math.Round(Replicas * scale)),

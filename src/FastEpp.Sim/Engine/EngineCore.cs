@@ -29,7 +29,7 @@ internal enum SubmitResult
 /// </para>
 /// Thread-safety: none; the host calls every member under the replica's lock.
 /// </summary>
-internal sealed class EngineCore
+internal sealed partial class EngineCore
 {
     private readonly EngineProfile _profile;
     private readonly KvBlockPool _kv;
@@ -93,6 +93,7 @@ internal sealed class EngineCore
     /// <summary>Queues a request arriving at <paramref name="arrivalTime"/> (clamped to be non-decreasing).</summary>
     public SubmitResult Submit(SimRequest request, double arrivalTime)
     {
+        Stats.SubmitCalls++;
         if ((long)request.PromptTokens + request.MaxTokens > _profile.MaxModelLen
             || _kv.BlocksFor(request.PromptTokens + request.MaxTokens) > _kv.NumBlocks)
         {

@@ -27,6 +27,9 @@ internal sealed class EngineStats
     /// <summary>Requests aborted.</summary>
     public long Aborted;
 
+    /// <summary>Calls to Submit, accepted or not (the oracle's in-transit bookkeeping).</summary>
+    public long SubmitCalls;
+
     /// <summary>Engine steps run.</summary>
     public long Steps;
 

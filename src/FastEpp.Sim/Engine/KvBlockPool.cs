@@ -56,6 +56,12 @@ internal sealed class KvBlockPool
     /// <summary>Blocks that currently hold a reusable prefix hash.</summary>
     public int CachedBlockCount => _cached.Count;
 
+    /// <summary>True when a block with this content hash is in the prefix cache (in use or free-but-cached).</summary>
+    public bool IsCached(ulong hash) => _prefixCaching && _cached.ContainsKey(hash);
+
+    /// <summary>Automatic prefix caching on.</summary>
+    public bool PrefixCaching => _prefixCaching;
+
     /// <summary>Blocks needed to hold <paramref name="tokens"/> tokens.</summary>
     public int BlocksFor(int tokens) => (tokens + BlockSize - 1) / BlockSize;
 

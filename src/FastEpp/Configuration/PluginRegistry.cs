@@ -18,7 +18,7 @@ namespace FastEpp.Configuration;
 /// </summary>
 internal static class PluginRegistry
 {
-    /// <summary>Every type, in the order of spec §2.11.</summary>
+    /// <summary>Every type, in the order of spec §2.11, then FastEpp's own types.</summary>
     public static readonly PluginType[] All =
     [
         PrefixCacheScorer.Type, MaxScorePicker.Type, RandomPicker.Type, WeightedRandomPicker.Type, SingleProfileHandler.Type,
@@ -31,6 +31,7 @@ internal static class PluginRegistry
         MetricsDataSource.Type, CoreMetricsExtractor.Type, NotificationSource.Kubernetes, NotificationSource.Endpoint,
         UnsupportedPlugin.RequestAttributeReporter, OpenAiParser.Type, UnsupportedPlugin.VllmGrpcParser,
         PassthroughParser.Type, ConcurrencyDetector.Type, UtilizationDetector.Type,
+        PredictedTtftScorer.Type, // FastEpp's own (not in the reference)
     ];
 
     private static readonly FrozenDictionary<string, PluginType> s_byName = All.ToFrozenDictionary(static t => t.Name, StringComparer.Ordinal);

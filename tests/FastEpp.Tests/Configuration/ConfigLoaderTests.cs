@@ -284,8 +284,11 @@ public class ConfigLoaderTests
         ];
         foreach (string t in reference)
             Assert.True(PluginRegistry.IsRegistered(t), t);
-        Assert.Equal(reference.Length, PluginRegistry.RegisteredTypes.Count());
-        Assert.Equal(reference, PluginRegistry.All.Select(t => t.Name));
+        // The reference's types first, in its order; after them only FastEpp's own, under a fastepp- prefix.
+        Assert.Equal(reference, PluginRegistry.All.Take(reference.Length).Select(t => t.Name));
+        foreach (PluginType own in PluginRegistry.All.Skip(reference.Length))
+            Assert.StartsWith("fastepp-", own.Name);
+        Assert.Equal(PluginRegistry.All.Length, PluginRegistry.RegisteredTypes.Count());
     }
 
     [Theory]
