@@ -6,7 +6,8 @@ namespace FastEpp.Hosting;
 /// <summary>
 /// The ext_proc TLS certificate (spec runtime.md §3.3): tls.crt/tls.key from --cert-path, optionally
 /// hot-reloaded (250 ms debounce, failures keep the old pair); else a self-signed RSA 4096 certificate
-/// with O=Inference Ext, ten years, serverAuth — generated at every start.
+/// with O=Inference Ext, ten years, serverAuth — generated at every start, in the background: an RSA 4096 key takes
+/// 0.2–2 s, so the listeners open at once and only a handshake that arrives before the key is ready waits for it.
 /// </summary>
 internal sealed class CertificateProvider : IDisposable
 {
@@ -16,7 +17,8 @@ internal sealed class CertificateProvider : IDisposable
     private readonly ILogger _logger;
     private FileSystemWatcher? _watcher;
     private ITimer? _debounce;
-    private X509Certificate2 _current;
+    private X509Certificate2? _current;
+    private readonly Task<X509Certificate2>? _selfSigned;
 
     /// <param name="time">Drives the debounce (tests pass a fake clock and advance it instead of sleeping).</param>
     public CertificateProvider(string certPath, bool reload, ILogger logger, TimeProvider? time = null)
@@ -24,7 +26,9 @@ internal sealed class CertificateProvider : IDisposable
         _logger = logger;
         if (certPath.Length == 0)
         {
-            _current = CreateSelfSigned();
+            _selfSigned = Task.Run(CreateSelfSigned);
+            _selfSigned.ContinueWith(static (t, state) => ((ILogger)state!).LogError(t.Exception, "Failed to create the self-signed TLS certificate"),
+                logger, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             return;
         }
         _path = certPath;
@@ -41,7 +45,14 @@ internal sealed class CertificateProvider : IDisposable
         }
     }
 
-    public X509Certificate2 Current => Volatile.Read(ref _current);
+    public X509Certificate2 Current => Volatile.Read(ref _current) ?? SelfSigned();
+
+    private X509Certificate2 SelfSigned()
+    {
+        var certificate = _selfSigned!.GetAwaiter().GetResult(); // once: the first handshake(s) before the key is ready
+        Volatile.Write(ref _current, certificate);
+        return certificate;
+    }
 
     /// <summary>Raised after each reload: true = the new pair is in use, false = it failed and the old one is kept.</summary>
     internal event Action<bool>? Reloaded;
