@@ -224,7 +224,7 @@ internal static class ConfigLoader
             ValidateFlowControl(flow, byName);
         if (!byName.TryGetValue(config.ParserRef, out IPlugin? parserPlugin))
             throw new ConfigException("the configured parser is not loaded");
-        if (parserPlugin is not IRequestParser && parserPlugin.TypeName != UnsupportedPlugin.VllmGrpcParser.Name)
+        if (parserPlugin is not IRequestParser)
             throw new ConfigException($"the configured parser '{config.ParserRef}' is not a parser plugin");
         if (byName[config.SaturationDetectorRef] is not ISaturationDetector detector)
             throw new ConfigException($"the plugin '{config.SaturationDetectorRef}' is not a saturation detector");

@@ -29,8 +29,7 @@ internal sealed class LoadedConfig
     public required ISaturationDetector SaturationDetector { get; init; }
 
     /// <summary>
-    /// The configured parser (<c>openai-parser</c> by default); null when the config names a parser type FastEpp
-    /// cannot run, which <see cref="SchedulerFactory.Build"/> refuses at start-up.
+    /// The configured parser (<c>openai-parser</c> by default): openai-parser, vllmgrpc-parser or passthrough-parser.
     /// </summary>
     public required IRequestParser? Parser { get; init; }
 
