@@ -46,6 +46,19 @@ internal sealed class LoadedConfig
         }
     }
 
+    /// <summary>The request-attribute-reporter plugins, in declaration order.</summary>
+    public Requests.RequestAttributeReporter[] Reporters
+    {
+        get
+        {
+            var list = new List<Requests.RequestAttributeReporter>();
+            foreach (IPlugin p in Plugins)
+                if (p is Requests.RequestAttributeReporter r)
+                    list.Add(r);
+            return list.ToArray();
+        }
+    }
+
     /// <summary>Data sources with their extractors, in config order (empty in legacy mode).</summary>
     public required IReadOnlyList<DataSourceBinding> DataSources { get; init; }
 

@@ -198,7 +198,6 @@ public class ConfigLoaderTests
     [InlineData("parser:\n  pluginRef: nope\n", "the configured parser is not loaded")]
     [InlineData("dataLayer: {}\n", "data layer enabled but no data sources configured")]
     [InlineData("plugins:\n- type: queue-scorer\ndataLayer:\n  sources:\n  - pluginRef: queue-scorer\n", "the plugin queue-scorer is not a fwkdl.DataSource")]
-    [InlineData("plugins:\n- type: request-attribute-reporter\n", "plugin 'request-attribute-reporter' (type: request-attribute-reporter) cannot be used with FastEpp: it evaluates CEL expressions over the response usage, and FastEpp has no CEL evaluator")]
     [InlineData("plugins:\n- type: queue-scorer\nparser:\n  pluginRef: queue-scorer\n", "the configured parser 'queue-scorer' is not a parser plugin")]
     public void InvalidConfigs_ReferenceErrors(string yaml, string expected)
     {
