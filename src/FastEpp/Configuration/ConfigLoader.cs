@@ -209,6 +209,10 @@ internal static class ConfigLoader
                 var extractors = new List<IDataExtractor>();
                 foreach (string e in s.Extractors)
                 {
+                    // The reference's in-flight cleanup wiring (endpoint-notification-source → inflight-load-producer): in
+                    // FastEpp the in-flight counts live on the endpoint and leave with it, so the binding has nothing to add.
+                    if (sp.TypeName == NotificationSource.Endpoint.Name && byName.TryGetValue(e, out IPlugin? producer) && producer is InFlightLoadProducer)
+                        continue;
                     if (!byName.TryGetValue(e, out IPlugin? ep) || ep is not IDataExtractor extractor)
                         throw new ConfigException($"the plugin {s.PluginRef} is not a fwkdl.Extractor");
                     extractors.Add(extractor);

@@ -250,6 +250,31 @@ public class ConfigLoaderTests
     }
 
     [Fact]
+    public void EndpointNotificationSource_TheReferencesInFlightCleanupWiringLoads()
+    {
+        var loaded = ConfigLoader.Load("""
+            plugins:
+            - type: metrics-data-source
+            - type: core-metrics-extractor
+            - type: endpoint-notification-source
+            - type: inflight-load-producer
+            - type: token-load-scorer
+            schedulingProfiles:
+            - name: default
+              plugins:
+              - pluginRef: token-load-scorer
+            dataLayer:
+              sources:
+              - pluginRef: metrics-data-source
+                extractors: [{pluginRef: core-metrics-extractor}]
+              - pluginRef: endpoint-notification-source
+                extractors: [{pluginRef: inflight-load-producer}]
+            """);
+        Assert.Equal(2, loaded.DataSources.Count);
+        Assert.Empty(loaded.DataSources[1].Extractors);
+    }
+
+    [Fact]
     public void FlowControl_Quantities_AndValidation()
     {
         var loaded = ConfigLoader.Load("""
