@@ -209,6 +209,10 @@ internal static class ConfigLoader
                 var extractors = new List<IDataExtractor>();
                 foreach (string e in s.Extractors)
                 {
+                    // The reference's in-flight cleanup wiring (endpoint-notification-source → inflight-load-producer): in
+                    // FastEpp the in-flight counts live on the endpoint and leave with it, so the binding has nothing to add.
+                    if (sp.TypeName == NotificationSource.Endpoint.Name && byName.TryGetValue(e, out IPlugin? producer) && producer is InFlightLoadProducer)
+                        continue;
                     if (!byName.TryGetValue(e, out IPlugin? ep) || ep is not IDataExtractor extractor)
                         throw new ConfigException($"the plugin {s.PluginRef} is not a fwkdl.Extractor");
                     extractors.Add(extractor);
@@ -224,7 +228,7 @@ internal static class ConfigLoader
             ValidateFlowControl(flow, byName);
         if (!byName.TryGetValue(config.ParserRef, out IPlugin? parserPlugin))
             throw new ConfigException("the configured parser is not loaded");
-        if (parserPlugin is not IRequestParser && parserPlugin.TypeName != UnsupportedPlugin.VllmGrpcParser.Name)
+        if (parserPlugin is not IRequestParser)
             throw new ConfigException($"the configured parser '{config.ParserRef}' is not a parser plugin");
         if (byName[config.SaturationDetectorRef] is not ISaturationDetector detector)
             throw new ConfigException($"the plugin '{config.SaturationDetectorRef}' is not a saturation detector");

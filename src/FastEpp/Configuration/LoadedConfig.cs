@@ -29,8 +29,7 @@ internal sealed class LoadedConfig
     public required ISaturationDetector SaturationDetector { get; init; }
 
     /// <summary>
-    /// The configured parser (<c>openai-parser</c> by default); null when the config names a parser type FastEpp
-    /// cannot run, which <see cref="SchedulerFactory.Build"/> refuses at start-up.
+    /// The configured parser (<c>openai-parser</c> by default): openai-parser, vllmgrpc-parser or passthrough-parser.
     /// </summary>
     public required IRequestParser? Parser { get; init; }
 
@@ -42,6 +41,19 @@ internal sealed class LoadedConfig
             var list = new List<Requests.IResponseHeadersPlugin>();
             foreach (IPlugin p in Plugins)
                 if (p is Requests.IResponseHeadersPlugin r)
+                    list.Add(r);
+            return list.ToArray();
+        }
+    }
+
+    /// <summary>The request-attribute-reporter plugins, in declaration order.</summary>
+    public Requests.RequestAttributeReporter[] Reporters
+    {
+        get
+        {
+            var list = new List<Requests.RequestAttributeReporter>();
+            foreach (IPlugin p in Plugins)
+                if (p is Requests.RequestAttributeReporter r)
                     list.Add(r);
             return list.ToArray();
         }

@@ -29,7 +29,7 @@ internal static class PluginRegistry
         UnsupportedPlugin.LatencySloAdmitter, PrefixCacheAffinityFilter.Type, UnsupportedPlugin.SloHeadroomTierFilter,
         LatencyScorer.Type, HeaderBasedTestingFilter.Type, Requests.DestinationEndpointServedVerifier.Type,
         MetricsDataSource.Type, CoreMetricsExtractor.Type, NotificationSource.Kubernetes, NotificationSource.Endpoint,
-        UnsupportedPlugin.RequestAttributeReporter, OpenAiParser.Type, UnsupportedPlugin.VllmGrpcParser,
+        Requests.RequestAttributeReporter.Type, OpenAiParser.Type, VllmGrpcParser.Type,
         PassthroughParser.Type, ConcurrencyDetector.Type, UtilizationDetector.Type,
         PredictedTtftScorer.Type, // FastEpp's own (not in the reference)
     ];

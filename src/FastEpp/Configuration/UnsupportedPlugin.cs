@@ -31,12 +31,6 @@ internal sealed class UnsupportedPlugin(string typeName, string name, string rea
             "it filters by latency-prediction headroom, which needs the external latency-predictor sidecars FastEpp does not support");
     });
 
-    public static readonly PluginType RequestAttributeReporter = Refused("request-attribute-reporter",
-        "it evaluates CEL expressions over the response usage, and FastEpp has no CEL evaluator");
-
-    public static readonly PluginType VllmGrpcParser = Refused("vllmgrpc-parser",
-        "FastEpp does not parse vLLM gRPC (Generate/Embed) bodies yet; only openai-parser is implemented");
-
     private static PluginType Refused(string type, string reason) =>
         new(type, (n, _, _) => new UnsupportedPlugin(type, n, reason));
 }

@@ -284,7 +284,10 @@ internal sealed class StreamHandler
             var chunk = _response.StreamedChunk(body.Body, body.EndOfStream);
             ResponseBuilder.AddBodyPieces(outbox, new ReadOnlySequence<byte>(chunk.Memory), body.EndOfStream, request: false);
             if (body.EndOfStream)
+            {
+                AttachCompletionMetadata(outbox);
                 _phase = Phase.ResponseComplete;
+            }
             return;
         }
         _body.Append(body.Body);
@@ -298,9 +301,19 @@ internal sealed class StreamHandler
         var outgoing = _response.Complete(whole);
         // A streamed response ended by trailers has nothing left to send.
         if (!(_response.IsStreaming && whole.IsEmpty && !lastEndOfStream))
+        {
             ResponseBuilder.AddBodyPieces(outbox, outgoing, lastEndOfStream, request: false);
+            AttachCompletionMetadata(outbox);
+        }
         _body.Clear();
         _phase = Phase.ResponseComplete;
+    }
+
+    /// <summary>§2.8: the response's dynamic metadata (request-attribute-reporter) rides on the last body piece.</summary>
+    private void AttachCompletionMetadata(List<ProcessingResponse> outbox)
+    {
+        if (_response.CompletionMetadata is { } metadata && outbox.Count > 0 && outbox[^1].ResponseCase == ProcessingResponse.ResponseOneofCase.ResponseBody)
+            outbox[^1].DynamicMetadata = metadata;
     }
 
     private Outcome Fail(InferenceError error, List<ProcessingResponse> outbox)

@@ -99,6 +99,7 @@ internal sealed class EppHost : IAsyncDisposable
         {
             Parser = config?.Parser ?? Parsers.OpenAiParser.Default,
             ResponseHeadersPlugins = config?.ResponseHeadersPlugins ?? [],
+            Reporters = config?.Reporters ?? [],
             Tracing = _tracing,
             Registry = Registry,
             Scheduler = scheduler,

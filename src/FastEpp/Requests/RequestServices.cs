@@ -21,6 +21,8 @@ internal sealed class RequestServices
     public AdmissionControl Admission { get; init; } = AdmissionControl.AdmitAll;
     /// <summary>Configured plugins that see the response headers (destination-endpoint-served-verifier).</summary>
     public IResponseHeadersPlugin[] ResponseHeadersPlugins { get; init; } = [];
+    /// <summary>Configured request-attribute-reporters: dynamic metadata on the response's last piece.</summary>
+    public RequestAttributeReporter[] Reporters { get; init; } = [];
     public RequestStats Stats { get; } = new();
     /// <summary>The reference's request and scheduler metric families.</summary>
     public Observability.EppMetrics Metrics { get; init; } = new();

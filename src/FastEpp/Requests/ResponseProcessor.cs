@@ -24,6 +24,12 @@ internal sealed class ResponseProcessor(RequestServices services, InferenceReque
     /// <summary>SSE: chunks are forwarded as they come; otherwise the body is buffered to its end.</summary>
     public bool IsStreaming => request.StreamingResponse;
 
+    /// <summary>
+    /// Response dynamic metadata the request-attribute-reporters wrote when the response completed (null when
+    /// none did); the stream attaches it to the last body piece (spec §2.8).
+    /// </summary>
+    public Google.Protobuf.WellKnownTypes.Struct? CompletionMetadata { get; private set; }
+
     /// <summary>One response header (§2.6).</summary>
     public void InspectHeader(string key, ReadOnlySpan<byte> rawValue)
     {
@@ -45,7 +51,10 @@ internal sealed class ResponseProcessor(RequestServices services, InferenceReque
             MarkComplete();
         services.Parser.ParseStreamingResponse(chunk.Span, ref _usage);
         if (endOfStream)
+        {
             RecordMetrics();
+            Report();
+        }
         return RestoreModel(chunk);
     }
 
@@ -56,6 +65,7 @@ internal sealed class ResponseProcessor(RequestServices services, InferenceReque
         if (!IsStreaming)
             services.Parser.ParseResponse(whole, ref _usage);
         RecordMetrics();
+        Report();
         if (NeedsModelRestored && !whole.IsEmpty)
             return new ReadOnlySequence<byte>(RestoreModel(ByteString.CopyFrom(whole.ToArray())).Memory);
         return whole;
@@ -74,6 +84,12 @@ internal sealed class ResponseProcessor(RequestServices services, InferenceReque
         return ResponseModelRewriter.RewriteModelInResponse(chunk.Span, request.TargetModel, request.IncomingModel, writer)
             ? ByteString.CopyFrom(writer.WrittenSpan)
             : chunk;
+    }
+
+    private void Report()
+    {
+        if (services.Reporters.Length > 0)
+            CompletionMetadata = RequestAttributeReporter.Report(services.Reporters, _usage);
     }
 
     private void MarkComplete()
@@ -100,5 +116,6 @@ internal sealed class ResponseProcessor(RequestServices services, InferenceReque
         _usage = default;
         _responseBytes = 0;
         IsComplete = false;
+        CompletionMetadata = null;
     }
 }

@@ -198,9 +198,6 @@ public class ConfigLoaderTests
     [InlineData("parser:\n  pluginRef: nope\n", "the configured parser is not loaded")]
     [InlineData("dataLayer: {}\n", "data layer enabled but no data sources configured")]
     [InlineData("plugins:\n- type: queue-scorer\ndataLayer:\n  sources:\n  - pluginRef: queue-scorer\n", "the plugin queue-scorer is not a fwkdl.DataSource")]
-    [InlineData("plugins:\n- type: request-attribute-reporter\n", "plugin 'request-attribute-reporter' (type: request-attribute-reporter) cannot be used with FastEpp: it evaluates CEL expressions over the response usage, and FastEpp has no CEL evaluator")]
-    [InlineData("plugins:\n- type: vllmgrpc-parser\nparser:\n  pluginRef: vllmgrpc-parser\n",
-        "plugin 'vllmgrpc-parser' (type: vllmgrpc-parser) cannot be used with FastEpp: FastEpp does not parse vLLM gRPC (Generate/Embed) bodies yet; only openai-parser is implemented")]
     [InlineData("plugins:\n- type: queue-scorer\nparser:\n  pluginRef: queue-scorer\n", "the configured parser 'queue-scorer' is not a parser plugin")]
     public void InvalidConfigs_ReferenceErrors(string yaml, string expected)
     {
@@ -239,6 +236,42 @@ public class ConfigLoaderTests
         {
             File.Delete(path);
         }
+    }
+
+    [Theory]
+    [InlineData("", typeof(FastEpp.Parsers.OpenAiParser), "openai-parser")]
+    [InlineData("plugins:\n- type: passthrough-parser\nparser:\n  pluginRef: passthrough-parser\n", typeof(FastEpp.Parsers.PassthroughParser), "passthrough-parser")]
+    [InlineData("plugins:\n- type: vllmgrpc-parser\n  name: grpc\nparser:\n  pluginRef: grpc\n", typeof(FastEpp.Parsers.VllmGrpcParser), "grpc")]
+    public void Parser_IsTheConfiguredPlugin(string yaml, Type type, string name)
+    {
+        var parser = ConfigLoader.Load(yaml).Parser!;
+        Assert.IsType(type, parser);
+        Assert.Equal(name, parser.Name);
+    }
+
+    [Fact]
+    public void EndpointNotificationSource_TheReferencesInFlightCleanupWiringLoads()
+    {
+        var loaded = ConfigLoader.Load("""
+            plugins:
+            - type: metrics-data-source
+            - type: core-metrics-extractor
+            - type: endpoint-notification-source
+            - type: inflight-load-producer
+            - type: token-load-scorer
+            schedulingProfiles:
+            - name: default
+              plugins:
+              - pluginRef: token-load-scorer
+            dataLayer:
+              sources:
+              - pluginRef: metrics-data-source
+                extractors: [{pluginRef: core-metrics-extractor}]
+              - pluginRef: endpoint-notification-source
+                extractors: [{pluginRef: inflight-load-producer}]
+            """);
+        Assert.Equal(2, loaded.DataSources.Count);
+        Assert.Empty(loaded.DataSources[1].Extractors);
     }
 
     [Fact]
