@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen | perf | demo
+# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen | perf | demo | fuzz
 # Every subcommand works on a fresh Debian machine with the .NET 10 SDK; `setup` installs the rest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -144,10 +144,17 @@ cmd_demo() {
   cmd_perf compare --stages 4:30,8:30 --drain-timeout 120 --modes round-robin,fastepp-default "$@"
 }
 
+# fuzz: the in-process mutation fuzzer (perf/FastEpp.Fuzz) over every parser target and the ext_proc state machine,
+# e.g. ./build.sh fuzz --target openai-request --seconds 600 --seed 7. Prints a table; non-zero exit on any failure.
+cmd_fuzz() {
+  dotnet build perf/FastEpp.Fuzz/FastEpp.Fuzz.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+  dotnet perf/FastEpp.Fuzz/bin/Release/net10.0/FastEpp.Fuzz.dll --out "$OUT/fuzz" "$@"
+}
+
 usage() { sed -n '2,3p' "$0" | sed 's/^# //'; }
 
 sub=${1:-}; shift || true
 case "$sub" in
-  setup|build|test|publish|run|smoke|bench|loadgen|perf|demo) "cmd_$sub" "$@" ;;
+  setup|build|test|publish|run|smoke|bench|loadgen|perf|demo|fuzz) "cmd_$sub" "$@" ;;
   *) usage; exit 2 ;;
 esac
