@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen | perf | demo | deploy | image
+# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen | perf | demo | deploy | image | fuzz | soak
 # Every subcommand works on a fresh Debian machine with the .NET 10 SDK; `setup` installs the rest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -175,10 +175,24 @@ cmd_demo() {
   cmd_perf compare --stages 4:30,8:30 --drain-timeout 120 --modes round-robin,fastepp-default "$@"
 }
 
+# fuzz: the in-process mutation fuzzer (perf/FastEpp.Fuzz) over every parser target and the ext_proc state machine,
+# e.g. ./build.sh fuzz --target openai-request --seconds 600 --seed 7. Prints a table; non-zero exit on any failure.
+cmd_fuzz() {
+  dotnet build perf/FastEpp.Fuzz/FastEpp.Fuzz.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+  dotnet perf/FastEpp.Fuzz/bin/Release/net10.0/FastEpp.Fuzz.dll --out "$OUT/fuzz" "$@"
+}
+
+# soak: steady mixed ext_proc load (perf/FastEpp.Soak) against an EPP in a child process for N minutes, sampling RSS,
+# GC heap, threads, fds and in-flight counters, e.g. ./build.sh soak --minutes 30. Non-zero exit on a broken rule.
+cmd_soak() {
+  dotnet build perf/FastEpp.Soak/FastEpp.Soak.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+  dotnet perf/FastEpp.Soak/bin/Release/net10.0/FastEpp.Soak.dll "$@"
+}
+
 usage() { sed -n '2,3p' "$0" | sed 's/^# //'; }
 
 sub=${1:-}; shift || true
 case "$sub" in
-  setup|build|test|publish|run|smoke|bench|loadgen|perf|demo|deploy|image) "cmd_$sub" "$@" ;;
+  setup|build|test|publish|run|smoke|bench|loadgen|perf|demo|deploy|image|fuzz|soak) "cmd_$sub" "$@" ;;
   *) usage; exit 2 ;;
 esac

@@ -141,7 +141,7 @@ namespace FastEpp.Fuzz
                     summaries.Add($"FAILURE {key} ({small.Length} bytes after minimising, {file})\n      {FirstFrame(failure)}");
                     return;
                 }
-                if (ms > hangMs)
+                if (ms > hangMs && Slow(input))
                 {
                     hangs++;
                     summaries.Add($"HANG {ms:0} ms ({input.Length} bytes, {Save("hang", input)})");
@@ -149,6 +149,20 @@ namespace FastEpp.Fuzz
                 if (signatures.Add(sig) && corpus.Count < MaxCorpus)
                     corpus.Add(input);
             }
+        }
+
+        // A slow input counts as a hang only if it is slow again (a GC pause or a loaded machine is not a hang).
+        private bool Slow(byte[] input)
+        {
+            var sw = Stopwatch.StartNew();
+            try
+            {
+                target.Run(input);
+            }
+            catch (Exception)
+            {
+            }
+            return sw.ElapsedMilliseconds > hangMs;
         }
 
         private List<byte[]> LoadSeeds()

@@ -251,7 +251,9 @@ internal sealed class EppHost : IAsyncDisposable
         var extProc = KestrelApps.CreateBuilder(Options.GrpcPort, grpc: true, _certificates, Options.BindAddress, LoggerFactory);
         extProc.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = null; // no 4 MiB cap: bodies are bounded by --max-request-body-bytes
+            // No 4 MiB cap (the reference's users hit it): one message may carry up to the whole body limit plus
+            // room for headers/metadata; larger ones are refused (ResourceExhausted) before they are buffered.
+            o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, Options.MaxRequestBodyBytes + (1L << 20)));
             o.MaxSendMessageSize = null;
         });
         extProc.Services.AddSingleton(Runtime);
