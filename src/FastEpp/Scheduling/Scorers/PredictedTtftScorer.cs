@@ -9,7 +9,8 @@ namespace FastEpp.Scheduling.Scorers;
 /// to first token from what the EPP knows at decision time, without waiting for the next metrics scrape:
 /// <code>
 /// uncached = max(0, input tokens − prefix-matched tokens)         input ≈ prompt chars / 4 (body bytes / 4 without a parsed prompt)
-/// backlog  = uncached prefill tokens this scorer routed to the endpoint, drained at R tokens/s since (a leaky bucket)
+/// backlog  = max(uncached prefill tokens this scorer routed to the endpoint, drained at R tokens/s since (a leaky bucket),
+///              scraped waiting requests × input)
 /// ttft     = (backlog + uncached) / R + kvPenaltySeconds × max(0, kv − kvCacheThreshold) / (1 − kvCacheThreshold)
 /// cost     = ttft + workWeight × uncached / R + stepSeconds
 /// score    = min cost over the candidates / cost                    (1 for the best, relative elsewhere)
@@ -91,8 +92,11 @@ internal sealed class PredictedTtftScorer : IScorer, IPreRequest
         {
             int c = candidates[i];
             long uncached = Uncached(scratch, c, input);
-            double backlog = scores[i];
-            double kv = endpoints[c].State.Metrics.KvCacheUsagePercent;
+            EndpointMetrics m = endpoints[c].State.Metrics;
+            // What the EPP sent and the model says is not done yet, or what the last scrape saw queued (each waiting
+            // request counted as this prompt's size), whichever is larger: the bucket is fresh, the scrape is true.
+            double backlog = Math.Max(scores[i], (double)m.WaitingQueueSize * input);
+            double kv = m.KvCacheUsagePercent;
             double cost = (backlog + uncached * (1 + WorkWeight)) / PrefillTokensPerSecond + StepSeconds
                 + KvPenaltySeconds * Math.Max(0, kv - KvCacheThreshold) / (1 - KvCacheThreshold);
             scores[i] = cost;

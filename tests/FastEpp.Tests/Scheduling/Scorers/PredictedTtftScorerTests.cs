@@ -82,6 +82,17 @@ public sealed class PredictedTtftScorerTests
     }
 
     [Fact]
+    public void ScrapedWaitingQueue_CountsAsBacklog_WhenLargerThanTheBucket()
+    {
+        var scorer = new PredictedTtftScorer("p", new ManualTime(), prefillTokensPerSecond: 1000, stepSeconds: 0);
+        EndpointSnapshot s = Snapshot(new EndpointMetrics { WaitingQueueSize = 3 }, new EndpointMetrics());
+        double[] scores = Score(scorer, Ctx(s, 8, 0));
+        // 0: cached (0.4 s) but 3 waiting x 1,000 tokens = 3 s queued; 1: 2 s
+        Assert.Equal(2.0 / 3.4, scores[0], 9);
+        Assert.Equal(1.0, scores[1], 9);
+    }
+
+    [Fact]
     public void WithoutPrefixData_EveryPromptIsUncached()
     {
         var scorer = new PredictedTtftScorer("p", new ManualTime());
