@@ -168,11 +168,12 @@ cmd_perf() {
 }
 
 # demo: a short shared-prefix comparison (1 min of load per mode: 4 then 8 req/s on 2 simulated Qwen3-32B
-# replicas, where round robin's uncached prefills exceed the fleet's prefill capacity) of round robin against
-# FastEpp's default configuration, through the gateway emulator; prints the table and the HTML report's path.
+# replicas, where round robin's uncached prefills exceed the fleet's prefill capacity) of round robin, FastEpp with
+# the reference's default configuration, FastEpp's best profile and the oracle (the routing limit), through the
+# gateway emulator; prints the table and the HTML report's path.
 cmd_demo() {
   cmd_setup
-  cmd_perf compare --stages 4:30,8:30 --drain-timeout 120 --modes round-robin,fastepp-default "$@"
+  cmd_perf compare --stages 4:30,8:30 --drain-timeout 120 --modes round-robin,fastepp-default,fastepp-best,oracle "$@"
 }
 
 # fuzz: the in-process mutation fuzzer (perf/FastEpp.Fuzz) over every parser target and the ext_proc state machine,

@@ -72,7 +72,7 @@ public class SchedulerDecisionBenchmarks
         _timed.Schedule(_request, _snapshot, _candidates, _result, out _);
         _scheduler.Schedule(_request, _snapshot, _candidates, _result, out _);
 
-        // FastEpp's "best" profile (perf/configs/best.yaml): approx prefix producer + fastepp-predicted-ttft-scorer.
+        // perf/configs/predicted-ttft.yaml: approx prefix producer + fastepp-predicted-ttft-scorer.
         _best = SchedulerFactory.Create("""
             plugins:
             - type: approx-prefix-cache-producer

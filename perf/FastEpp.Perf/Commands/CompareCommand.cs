@@ -29,8 +29,8 @@ internal static class CompareCommand
           --seed N                 request/arrival seed, also the sim seed (1)
           --modes a,b              subset of round-robin,random,oracle,fastepp-<name> (all), run in the order given
           --epp-binary PATH        EPP to start (AOT binary preferred; a .dll runs under dotnet); EPP modes need it
-          --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default= and
-                                   best=--config-file perf/configs/best.yaml)
+          --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default=,
+                                   best= and predicted-ttft= with --config-file perf/configs/<name>.yaml)
           --stream-chunk-tokens N  tokens per SSE event from the sims (10: keeps the 2-core box out of the way)
           --sim-time-scale X       fastepp-sim --time-scale (1 = real time)
           --sim-args "FLAGS"       extra fastepp-sim flags
@@ -81,9 +81,12 @@ internal static class CompareCommand
         {
             // The reference's default configuration, and ours for these workloads when run from the repository root.
             variants.Add("default=");
-            string best = Path.GetFullPath(Path.Combine("perf", "configs", "best.yaml"));
-            if (File.Exists(best))
-                variants.Add("best=--config-file " + best);
+            foreach (string variant in new[] { "best", "predicted-ttft" })
+            {
+                string path = Path.GetFullPath(Path.Combine("perf", "configs", variant + ".yaml"));
+                if (File.Exists(path))
+                    variants.Add(variant + "=--config-file " + path);
+            }
         }
         int chunkTokens = f.Int("stream-chunk-tokens", 10);
         double simTimeScale = f.Double("sim-time-scale", 1);

@@ -129,13 +129,13 @@ public sealed class PredictedTtftScorerTests
     }
 
     [Fact]
-    public void BestProfile_Loads_RoutesTheRepeatedPromptHome_AndAFullCycleAllocatesNothing()
+    public void PredictedTtftProfile_Loads_RoutesTheRepeatedPromptHome_AndAFullCycleAllocatesNothing()
     {
         string? dir = AppContext.BaseDirectory;
         while (dir is not null && !File.Exists(Path.Combine(dir, "FastEpp.sln")))
             dir = Path.GetDirectoryName(dir);
         Assert.NotNull(dir);
-        var scheduler = SchedulerFactory.CreateFromFlags(null, Path.Combine(dir, "perf", "configs", "best.yaml"));
+        var scheduler = SchedulerFactory.CreateFromFlags(null, Path.Combine(dir, "perf", "configs", "predicted-ttft.yaml"));
         EndpointSnapshot s = Uniform(100);
         int[] candidates = All(s);
         var result = new int[1];
