@@ -53,18 +53,6 @@ internal readonly struct ExpositionWriter(StringBuilder sb)
         sb.Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
     }
 
-    /// <summary>
-    /// A sample written with .NET's round-trip text ("0.375", "1.5E-05", "1000000"). The inference_pool_* averages
-    /// have always been written so; it differs from Go's text only below 1e-4 ("E-05" vs "e-05") and from 1e6
-    /// (Go switches to an exponent). Kept for byte-identical output; <see cref="Sample(string, string, double)"/>
-    /// would match the reference exactly.
-    /// </summary>
-    public void SampleRoundTrip(string name, string labels, double value)
-    {
-        Series(name, "", labels);
-        sb.Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
-    }
-
     /// <summary>One <c>_bucket</c> line of a histogram: the labels, then <c>le</c>.</summary>
     public void Bucket(string name, string labels, double upperBound, double cumulativeCount)
     {

@@ -43,7 +43,7 @@ internal sealed class MetricsPage(string poolName, EndpointRegistry registry, Po
         void Average(string name, string help, double value)
         {
             writer.Family(name, help, Gauge);
-            writer.SampleRoundTrip(name, poolLabel, value);
+            writer.Sample(name, poolLabel, value); // Go's float text, as client_golang writes gauges
         }
         var p = pool.Current;
         if (p.HasPool)

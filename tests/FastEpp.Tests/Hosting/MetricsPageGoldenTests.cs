@@ -54,7 +54,7 @@ public sealed partial class MetricsPageGoldenTests
         inference_extension_info{build_ref="fastepp",commit="unknown"} 1
         # HELP inference_pool_average_kv_cache_utilization [ALPHA] The average kv cache utilization for an inference server pool.
         # TYPE inference_pool_average_kv_cache_utilization gauge
-        inference_pool_average_kv_cache_utilization{name=""} 1.5000000000000002E-05
+        inference_pool_average_kv_cache_utilization{name=""} 1.5000000000000002e-05
         # HELP inference_pool_average_queue_size [ALPHA] The average number of requests pending in the model server queue.
         # TYPE inference_pool_average_queue_size gauge
         inference_pool_average_queue_size{name=""} 1.5
