@@ -147,23 +147,7 @@ public sealed class ConfiguredSchedulerTests
             scheduler.PreRequest(r, s, result); // queues the prefix record (pooled work item)
             scheduler.ResponseComplete(r, s.Endpoints[result[0]]);
         }
-        for (int i = 0; i < 5; i++)
-            foreach (var r in requests)
-            {
-                Cycle(r);
-                WaitForPrefixRecords(scheduler);
-            }
-
-        long allocated = 0;
-        for (int i = 0; i < 20; i++)
-            foreach (var r in requests)
-            {
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                Cycle(r);
-                allocated += GC.GetAllocatedBytesForCurrentThread() - before;
-                WaitForPrefixRecords(scheduler);
-            }
-        Assert.Equal(0, allocated);
+        Assert.Equal(0, AllocatedOverWarmCycles(scheduler, requests, Cycle));
         if (withMetrics)
         {
             // 75 decisions; the short prompt has no whole block, so it has a hit length (0) but no ratio.

@@ -38,6 +38,30 @@ internal static class SchedulingTestData
             Wait.Until(() => producer.PendingRecords == 0, "the prefix records drained into the index");
     }
 
+    /// <summary>
+    /// Bytes allocated by 20 warm rounds of <paramref name="cycle"/> over <paramref name="requests"/> (after 5 warm-up
+    /// rounds), each followed by draining the prefix records so the index work is counted on this thread only.
+    /// </summary>
+    public static long AllocatedOverWarmCycles(IRequestScheduler scheduler, SchedulingRequest[] requests, Action<SchedulingRequest> cycle)
+    {
+        for (int i = 0; i < 5; i++)
+            foreach (var r in requests)
+            {
+                cycle(r);
+                WaitForPrefixRecords(scheduler);
+            }
+        long allocated = 0;
+        for (int i = 0; i < 20; i++)
+            foreach (var r in requests)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                cycle(r);
+                allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+                WaitForPrefixRecords(scheduler);
+            }
+        return allocated;
+    }
+
     public static SchedulingRequest Request(string prompt, string model = "m", Dictionary<string, string>? headers = null)
     {
         string json = $"{{\"model\":\"{model}\",\"prompt\":\"{prompt}\"}}";

@@ -154,22 +154,7 @@ public sealed class PredictedTtftScorerTests
         Assert.Equal(home, result[0]);   // same system prompt, 3k tokens cached there: worth more than an idle endpoint
         WaitForPrefixRecords(scheduler);
 
-        for (int i = 0; i < 5; i++)
-            foreach (var r in requests)
-            {
-                Cycle(r);
-                WaitForPrefixRecords(scheduler);
-            }
-        long allocated = 0;
-        for (int i = 0; i < 20; i++)
-            foreach (var r in requests)
-            {
-                long before = GC.GetAllocatedBytesForCurrentThread();
-                Cycle(r);
-                allocated += GC.GetAllocatedBytesForCurrentThread() - before;
-                WaitForPrefixRecords(scheduler);
-            }
-        Assert.Equal(0, allocated);
+        Assert.Equal(0, AllocatedOverWarmCycles(scheduler, requests, Cycle));
     }
 
     private static EndpointSnapshot Uniform2() => Snapshot(new EndpointMetrics(), new EndpointMetrics());
