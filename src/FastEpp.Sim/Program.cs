@@ -21,13 +21,25 @@ internal static class Program
             return 2;
         }
         await using SimFleet fleet = SimFleet.Create(options);
-        await fleet.StartAsync();
+        try
+        {
+            await fleet.StartAsync();
+        }
+        catch (InvalidOperationException ex) when (ex.Message.StartsWith("--kv-events-config", StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine("fastepp-sim: " + ex.Message);
+            return 1;
+        }
         var p = options.Engine;
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"fastepp-sim: {options.Replicas} replica(s) of {options.Model} [{p.Name}: {p.NumGpuBlocks} blocks x {p.BlockSize}, max-num-seqs {p.MaxNumSeqs}, max-num-batched-tokens {p.MaxNumBatchedTokens}] time-scale {options.TimeScale}, dialect {options.Dialect}"));
+            $"fastepp-sim: {options.Replicas} replica(s) of {options.Model} [{p.Name}: {p.NumGpuBlocks} blocks x {p.BlockSize}, max-num-seqs {p.MaxNumSeqs}, max-num-batched-tokens {p.MaxNumBatchedTokens}] time-scale {options.TimeScale}, dialect {options.Dialect}, tokenizer {options.Tokenizer.Name}"));
         foreach (Replica r in fleet.Replicas)
         {
             Console.Out.WriteLine($"  replica {r.Index}: http://{r.Endpoint}");
+            if (r.KvEvents is { } kv)
+            {
+                Console.Out.WriteLine($"    kv events: {kv.Endpoint} topic '{kv.Topic}'" + (kv.ReplayEndpoint is null ? "" : $", replay {kv.ReplayEndpoint}"));
+            }
         }
         await fleet.WaitForShutdownAsync();
         return 0;
