@@ -9,6 +9,15 @@ internal static class Program
 {
     private static async Task<int> Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == "--kv-events-bench")
+        {
+            if (!int.TryParse(args[1], NumberStyles.None, CultureInfo.InvariantCulture, out int batches) || batches < 1)
+            {
+                Console.Error.WriteLine("fastepp-sim: --kv-events-bench needs a positive number of batches");
+                return 2;
+            }
+            return KvEvents.KvEventsBench.Run(batches, Console.Out);
+        }
         SimOptions? options = SimOptions.Parse(args, out string? error);
         if (options is null)
         {
