@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using FastEpp.Sim.Hosting;
+using FastEpp.Sim.Options;
 using FastEpp.Sim.Tests.Http;
 using NetMQ;
 using NetMQ.Sockets;
@@ -203,6 +204,36 @@ public sealed class KvEventsWireTests
         Assert.Equal(3, end!.FrameCount);
         Assert.Equal("ffffffffffffffff", MsgPack.Hex(end[1].ToByteArray()));
         Assert.Equal(0, end[2].BufferSize);
+    }
+
+    [Fact]
+    public async Task Replicas_PublishOnConsecutivePorts_EachWithItsOwnTopic()
+    {
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            int basePort = 20000 + Random.Shared.Next(20000);
+            string config = $$"""{"enable_kv_cache_events":true,"endpoint":"tcp://*:{{basePort}}","replay_endpoint":"tcp://*:{{basePort + 10}}","topic":"kv@$(POD_IP):$(POD_PORT)@m"}""";
+            SimOptions options = SimOptions.Parse(["--replicas", "3", "--port", "0", "--time-scale", "0.05", "--kv-events-config", config], out string? error)
+                ?? throw new InvalidOperationException(error);
+            SimFleet fleet = SimFleet.Create(options);
+            try
+            {
+                await fleet.StartAsync();
+            }
+            catch (InvalidOperationException)
+            {
+                await fleet.DisposeAsync();
+                continue;   // someone holds a port of the range; try another
+            }
+            await using (fleet)
+            {
+                Assert.Equal([basePort, basePort + 1, basePort + 2], fleet.Replicas.Select(r => r.KvEvents!.Port).ToArray());
+                Assert.Equal([basePort + 10, basePort + 11, basePort + 12], fleet.Replicas.Select(r => r.KvEvents!.ReplayPort).ToArray());
+                Assert.Equal(fleet.Replicas.Select(r => $"kv@127.0.0.1:{r.Port}@m"), fleet.Replicas.Select(r => r.KvEvents!.Topic));
+            }
+            return;
+        }
+        Assert.Fail("no free port range found");
     }
 
     [Fact]
