@@ -97,8 +97,8 @@ internal sealed class SimFleet : IAsyncDisposable
     }
 
     /// <summary>
-    /// One publisher per replica, on vLLM's data-parallel endpoint rule (replica i: the endpoint's port + i, likewise the
-    /// replay port). The topic may use <c>$(POD_IP)</c> and <c>$(POD_PORT)</c> (what Kubernetes expands in a pod's
+    /// One publisher per replica, on vLLM's data-parallel endpoint rule when binding (replica i: the endpoint's port + i,
+    /// likewise the replay port); a connecting endpoint is shared by all replicas (one central SUB). The topic may use <c>$(POD_IP)</c> and <c>$(POD_PORT)</c> (what Kubernetes expands in a pod's
     /// args, llm-d's <c>kv@$(POD_IP):$(POD_PORT)@model</c>): here the replica's host and HTTP port.
     /// Hashes are uint64 ints unless VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0 (then 8-byte bin), as vLLM.
     /// </summary>
@@ -111,7 +111,7 @@ internal sealed class SimFleet : IAsyncDisposable
             try
             {
                 replica.StartKvEvents(r => new KvEventPublisher(
-                    KvEventsConfig.OffsetEndpoint(kv.Endpoint, r.Index),
+                    KvEventsConfig.PubEndpointFor(kv.Endpoint, r.Index),
                     kv.ReplayEndpoint is null ? null : KvEventsConfig.OffsetEndpoint(kv.ReplayEndpoint, r.Index),
                     kv.Topic.Replace("$(POD_IP)", host, StringComparison.Ordinal)
                         .Replace("$(POD_PORT)", r.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal),
@@ -120,7 +120,7 @@ internal sealed class SimFleet : IAsyncDisposable
             catch (NetMQ.NetMQException ex)
             {
                 throw new InvalidOperationException(
-                    $"--kv-events-config: replica {replica.Index} cannot open its KV-event sockets ({KvEventsConfig.OffsetEndpoint(kv.Endpoint, replica.Index)}): {ex.Message}", ex);
+                    $"--kv-events-config: replica {replica.Index} cannot open its KV-event sockets ({KvEventsConfig.PubEndpointFor(kv.Endpoint, replica.Index)}): {ex.Message}", ex);
             }
         }
     }

@@ -130,6 +130,13 @@ internal sealed class KvEventsConfig
         return endpoint;
     }
 
+    /// <summary>
+    /// Replica <paramref name="replica"/>'s PUB endpoint: offset (<see cref="OffsetEndpoint"/>) when it binds, so every
+    /// replica has its own port; unchanged when it connects, so every replica — each a separate "pod" of data-parallel
+    /// rank 0 — pushes into the same central SUB (llm-d's <c>zmqEndpoint</c> mode), told apart by its topic.
+    /// </summary>
+    public static string PubEndpointFor(string endpoint, int replica) => Binds(endpoint) ? OffsetEndpoint(endpoint, replica) : endpoint;
+
     /// <summary>vLLM's bind-or-connect heuristic for the PUB socket.</summary>
     public static bool Binds(string endpoint) =>
         endpoint.Contains('*') || endpoint.Contains("::", StringComparison.Ordinal)

@@ -295,7 +295,8 @@ internal sealed class SimOptions
         error = null;
         foreach (string? endpoint in (ReadOnlySpan<string?>)[kv.Endpoint, kv.ReplayEndpoint])
         {
-            if (endpoint is not null && endpoint.StartsWith("tcp://", StringComparison.Ordinal))
+            if (endpoint is not null && endpoint.StartsWith("tcp://", StringComparison.Ordinal)
+                && (endpoint == kv.ReplayEndpoint || KvEventsConfig.Binds(endpoint)))
             {
                 string last = KvEventsConfig.OffsetEndpoint(endpoint, replicas - 1);
                 int port = int.Parse(last.AsSpan(last.LastIndexOf(':') + 1), NumberStyles.None, CultureInfo.InvariantCulture);
@@ -306,7 +307,7 @@ internal sealed class SimOptions
                 }
             }
         }
-        if (TcpPort(kv.Endpoint) is int pub and > 0 && TcpPort(kv.ReplayEndpoint) is int replay and > 0
+        if (KvEventsConfig.Binds(kv.Endpoint) && TcpPort(kv.Endpoint) is int pub and > 0 && TcpPort(kv.ReplayEndpoint) is int replay and > 0
             && pub < replay + replicas && replay < pub + replicas)
         {
             error = $"--kv-events-config: the PUB ports {pub}..{pub + replicas - 1} and the replay ports {replay}..{replay + replicas - 1} overlap";

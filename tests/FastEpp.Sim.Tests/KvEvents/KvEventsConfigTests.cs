@@ -58,6 +58,12 @@ public sealed class KvEventsConfigTests
         Assert.Equal(expected, KvEventsConfig.OffsetEndpoint(endpoint, replica));
 
     [Theory]
+    [InlineData("tcp://*:5557", 2, "tcp://*:5559")]
+    [InlineData("tcp://10.0.0.1:5557", 2, "tcp://10.0.0.1:5557")]
+    public void ConnectingPubs_ShareTheEndpoint(string endpoint, int replica, string expected) =>
+        Assert.Equal(expected, KvEventsConfig.PubEndpointFor(endpoint, replica));
+
+    [Theory]
     [InlineData("tcp://*:5557", true)]
     [InlineData("tcp://[::]:5557", true)]
     [InlineData("ipc:///tmp/kv", true)]

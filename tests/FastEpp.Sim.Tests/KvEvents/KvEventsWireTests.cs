@@ -237,6 +237,43 @@ public sealed class KvEventsWireTests
     }
 
     [Fact]
+    public async Task ConnectingEndpoint_AllReplicasPushIntoOneCentralSub_ToldApartByTopic()
+    {
+        using var central = new SubscriberSocket();
+        central.Options.Linger = TimeSpan.Zero;
+        int port = central.BindRandomPort("tcp://127.0.0.1");
+        central.SubscribeToAnyTopic();
+        await using FleetHarness h = await FleetHarness.StartAsync("--replicas", "2", "--kv-events-config",
+            $$"""{"enable_kv_cache_events":true,"endpoint":"tcp://127.0.0.1:{{port}}","topic":"kv@$(POD_IP):$(POD_PORT)@m"}""");
+        var received = new List<Message>();
+        var topics = h.Fleet.Replicas.Select(r => $"kv@127.0.0.1:{r.Port}@m").ToHashSet();
+        await Wait.UntilAsync(async () =>
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                (await h.PostJsonAsync(i, "/reset_prefix_cache", "")).Dispose();
+            }
+            await Task.Delay(20);
+            NetMQMessage? m = null;
+            while (central.TryReceiveMultipartMessage(TimeSpan.Zero, ref m))
+            {
+                received.Add(new Message(m[0].ConvertToString(Encoding.UTF8), BinaryPrimitives.ReadUInt64BigEndian(m[1].ToByteArray()), m[2].ToByteArray()));
+                m = null;
+            }
+            return topics.All(t => received.Any(r => r.Topic == t));
+        }, "batches from both replicas on the central SUB");
+        Assert.All(received, m => Assert.Contains(m.Topic, topics));
+        foreach (string topic in topics)
+        {
+            var seqs = received.Where(m => m.Topic == topic).Select(m => m.Seq).ToList();
+            for (int i = 1; i < seqs.Count; i++)
+            {
+                Assert.Equal(seqs[i - 1] + 1, seqs[i]);   // each replica numbers its own batches
+            }
+        }
+    }
+
+    [Fact]
     public async Task ResetPrefixCache_FailsWhileARequestHoldsBlocks()
     {
         await using FleetHarness h = await FleetHarness.StartAsync("--kv-events-config", """{"enable_kv_cache_events":true,"endpoint":"tcp://*:0"}""");
