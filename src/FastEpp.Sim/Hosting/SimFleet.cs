@@ -119,8 +119,10 @@ internal sealed class SimFleet : IAsyncDisposable
             }
             catch (NetMQ.NetMQException ex)
             {
-                throw new InvalidOperationException(
-                    $"--kv-events-config: replica {replica.Index} cannot open its KV-event sockets ({KvEventsConfig.PubEndpointFor(kv.Endpoint, replica.Index)}): {ex.Message}", ex);
+                string why = ex is NetMQ.AddressAlreadyInUseException ? "address already in use" : ex.Message;
+                string sockets = KvEventsConfig.PubEndpointFor(kv.Endpoint, replica.Index)
+                    + (kv.ReplayEndpoint is null ? "" : ", replay " + KvEventsConfig.OffsetEndpoint(kv.ReplayEndpoint, replica.Index));
+                throw new InvalidOperationException($"--kv-events-config: replica {replica.Index} cannot open its KV-event sockets ({sockets}): {why}", ex);
             }
         }
     }

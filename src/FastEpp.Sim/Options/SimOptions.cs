@@ -104,7 +104,7 @@ internal sealed class SimOptions
           --decode-ms-per-seq X         cost per decoding sequence
           --kv-read-ms-per-token X      cost per context token read by decodes
           --tokenizer NAME              stand-in (4 bytes per token) | o200k_base (real BPE, ChatML template) (stand-in)
-        KV-cache events (vLLM's wire format; replica i publishes on the endpoint's port + i):
+        KV-cache events (vLLM's wire format; a bound endpoint/replay port is replica 0's, replica i takes port + i):
           --kv-events-config JSON       vLLM's flag: {"enable_kv_cache_events":true,"publisher":"zmq",
                                         "endpoint":"tcp://*:5557","replay_endpoint":"tcp://*:5657","topic":"kv@$(POD_IP):$(POD_PORT)@model",
                                         "buffer_steps":10000,"hwm":100000,"max_queue_size":100000}
