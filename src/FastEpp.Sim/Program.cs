@@ -9,14 +9,14 @@ internal static class Program
 {
     private static async Task<int> Main(string[] args)
     {
-        if (args.Length == 2 && args[0] == "--kv-events-bench")
+        if (args.Length == 2 && args[0] is "--kv-events-bench" or "--tokenize-bench")
         {
-            if (!int.TryParse(args[1], NumberStyles.None, CultureInfo.InvariantCulture, out int batches) || batches < 1)
+            if (!int.TryParse(args[1], NumberStyles.None, CultureInfo.InvariantCulture, out int count) || count < 1)
             {
-                Console.Error.WriteLine("fastepp-sim: --kv-events-bench needs a positive number of batches");
+                Console.Error.WriteLine($"fastepp-sim: {args[0]} needs a positive count");
                 return 2;
             }
-            return KvEvents.KvEventsBench.Run(batches, Console.Out);
+            return args[0] == "--kv-events-bench" ? KvEvents.KvEventsBench.Run(count, Console.Out) : Tokenization.TokenizeBench.Run(count, Console.Out);
         }
         SimOptions? options = SimOptions.Parse(args, out string? error);
         if (options is null)
