@@ -430,6 +430,22 @@ internal sealed partial class EngineCore
         {
             _running.RemoveAll(static r => r.State != RequestState.Running);
         }
+        // vLLM publishes the step's KV events (stores and evictions of its scheduling) once the step is done.
+        _kv.Events?.Flush(end);
+    }
+
+    /// <summary>
+    /// vLLM's <c>reset_prefix_cache</c>: false (nothing changes) while any request holds KV blocks; on success the
+    /// AllBlocksCleared event is published at once (vLLM may hold it until the next step of a busy engine).
+    /// </summary>
+    public bool ResetPrefixCache(double now)
+    {
+        if (!_kv.ResetPrefixCache())
+        {
+            return false;
+        }
+        _kv.Events?.Flush(Math.Max(_cursor, now));
+        return true;
     }
 
     private void Preempt(SimRequest victim, double now)

@@ -1,3 +1,5 @@
+using FastEpp.Sim.KvEvents;
+
 namespace FastEpp.Sim.Engine;
 
 /// <summary>
@@ -6,6 +8,10 @@ namespace FastEpp.Sim.Engine;
 /// next) and keep their content hash, so a later request with the same prefix can take them back (a hit).
 /// Only full prompt blocks are hashed; a request frees its blocks tail-first so its last blocks are evicted first.
 /// Usage (vllm:kv_cache_usage_perc) = blocks in use / all blocks; cached-but-free blocks count as free.
+/// With <see cref="Events"/> set the pool reports, as vLLM's block pool does: a BlockStored per request and step for
+/// the full blocks it commits to the prefix cache, a BlockRemoved when a cached block's hash is dropped because the
+/// block is reused, an AllBlocksCleared on a successful <see cref="ResetPrefixCache"/>; the engine publishes them as
+/// one batch per step. Freed blocks keep their hash (no event) until they are reused.
 /// Single-threaded (engine only).
 /// </summary>
 internal sealed class KvBlockPool
@@ -58,6 +64,9 @@ internal sealed class KvBlockPool
 
     /// <summary>True when a block with this content hash is in the prefix cache (in use or free-but-cached).</summary>
     public bool IsCached(ulong hash) => _prefixCaching && _cached.ContainsKey(hash);
+
+    /// <summary>Where KV events go (null = events off).</summary>
+    public KvEventRecorder? Events { get; set; }
 
     /// <summary>Automatic prefix caching on.</summary>
     public bool PrefixCaching => _prefixCaching;
@@ -154,6 +163,10 @@ internal sealed class KvBlockPool
             return;
         }
         int full = Math.Min(Math.Min(tokens, request.PromptTokens) / BlockSize, request.BlockHashes.Length);
+        if (Events is not null && full > request.HashedBlocks)
+        {
+            RecordStored(request, request.HashedBlocks, full);
+        }
         for (int i = request.HashedBlocks; i < full; i++)
         {
             int b = request.Blocks[i];
@@ -168,6 +181,22 @@ internal sealed class KvBlockPool
         {
             request.HashedBlocks = full;
         }
+    }
+
+    /// <summary>
+    /// vLLM's <c>reset_prefix_cache</c>: forgets every cached hash, but only when no request holds a block (returns
+    /// false and changes nothing otherwise); records AllBlocksCleared on success.
+    /// </summary>
+    public bool ResetPrefixCache()
+    {
+        if (UsedCount > 0)
+        {
+            return false;
+        }
+        _cached.Clear();
+        Array.Clear(_hasHash);
+        Events?.Add(AllBlocksCleared.Instance);
+        return true;
     }
 
     /// <summary>Releases all blocks of a request, tail first; cached blocks stay reusable until evicted.</summary>
@@ -197,11 +226,30 @@ internal sealed class KvBlockPool
             if (_cached.TryGetValue(_hash[b], out int owner) && owner == b)
             {
                 _cached.Remove(_hash[b]);
+                Events?.Add(new BlockRemoved { BlockHashes = [_hash[b]] });
             }
             _hasHash[b] = false;
         }
         _refCount[b] = 1;
         return b;
+    }
+
+    // One BlockStored for blocks [from, to) of the request: all newly full blocks, also those whose hash another
+    // block already holds (vLLM reports every newly full block; consumers treat repeated stores as idempotent).
+    private void RecordStored(SimRequest request, int from, int to)
+    {
+        uint[] tokens = request.TokenIds is { } ids && ids.Length >= to * BlockSize
+            ? ids.AsSpan(from * BlockSize, (to - from) * BlockSize).ToArray()
+            : throw new InvalidOperationException("KV events need the request's token ids (SimRequest.TokenIds)");
+        Events!.Add(new BlockStored
+        {
+            BlockHashes = request.BlockHashes.AsSpan(from, to - from).ToArray(),
+            ParentBlockHash = from > 0 ? request.BlockHashes[from - 1] : null,
+            TokenIds = tokens,
+            BlockSize = BlockSize,
+            LoraId = request.Adapter >= 0 ? request.Adapter + 1 : null,
+            LoraName = request.Adapter >= 0 ? request.AdapterName : null,
+        });
     }
 
     private static void EnsureArray(SimRequest request, int count)

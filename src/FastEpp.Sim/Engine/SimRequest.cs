@@ -55,6 +55,12 @@ internal sealed class SimRequest
     /// <summary>LoRA adapter index, or -1 for the base model.</summary>
     public int Adapter { get; }
 
+    /// <summary>The prompt's token ids, kept only when the engine publishes KV events (BlockStored carries them); else null.</summary>
+    public uint[]? TokenIds { get; init; }
+
+    /// <summary>The adapter's name (vLLM's lora_name), or null for the base model.</summary>
+    public string? AdapterName { get; init; }
+
     /// <summary>True when the request ends on a simulated end-of-sequence (finish_reason "stop") rather than max_tokens.</summary>
     public bool EndsWithStop { get; init; }
 

@@ -1,4 +1,5 @@
 using FastEpp.Sim.Engine;
+using FastEpp.Sim.KvEvents;
 using FastEpp.Sim.Options;
 
 namespace FastEpp.Sim.Hosting;
@@ -13,6 +14,8 @@ internal sealed class Replica
     private readonly Random _random;
     private long _nextId;
     private volatile bool _killed;
+    private Func<Replica, KvEventPublisher>? _publisherFactory;
+    private double _unixStartSeconds;
 
     /// <summary>Creates replica <paramref name="index"/> with a cold engine.</summary>
     public Replica(int index, EngineProfile profile, FaultOptions faults, int seed)
@@ -41,6 +44,9 @@ internal sealed class Replica
 
     /// <summary>host:port, the x-sim-endpoint header value.</summary>
     public string Endpoint { get; set; } = "";
+
+    /// <summary>This replica's KV-event publisher (null when events are off or the replica is killed).</summary>
+    public KvEventPublisher? KvEvents { get; private set; }
 
     /// <summary>True while killed: every non-admin request has its connection aborted.</summary>
     public bool Killed => _killed;
@@ -73,7 +79,48 @@ internal sealed class Replica
         {
             _killed = true;
             Engine.AbortAll();
+            DetachEvents();   // a dead engine's publisher is gone; its sequence numbers die with it
         }
+    }
+
+    /// <summary>
+    /// Starts publishing KV events: <paramref name="factory"/> makes this replica's publisher now and again after
+    /// every <see cref="Revive"/> (a restarted engine numbers its batches from 0 again, like vLLM).
+    /// </summary>
+    public void StartKvEvents(Func<Replica, KvEventPublisher> factory, double unixStartSeconds)
+    {
+        lock (Lock)
+        {
+            _publisherFactory = factory;
+            _unixStartSeconds = unixStartSeconds;
+            if (!_killed)
+            {
+                AttachEvents();
+            }
+        }
+    }
+
+    /// <summary>Stops publishing (fleet shutdown): queued batches are sent, the sockets closed.</summary>
+    public void StopKvEvents()
+    {
+        lock (Lock)
+        {
+            _publisherFactory = null;
+            DetachEvents();
+        }
+    }
+
+    private void AttachEvents()
+    {
+        KvEvents = _publisherFactory!(this);
+        Engine.Kv.Events = new KvEventRecorder(KvEvents, _unixStartSeconds);
+    }
+
+    private void DetachEvents()
+    {
+        Engine.Kv.Events = null;
+        KvEvents?.Dispose();
+        KvEvents = null;
     }
 
     /// <summary>Brings a killed replica back with a cold engine (empty KV cache, zeroed counters), like a restart.</summary>
@@ -84,6 +131,10 @@ internal sealed class Replica
             if (_killed)
             {
                 Engine = new EngineCore(_profile);
+                if (_publisherFactory is not null)
+                {
+                    AttachEvents();
+                }
                 _killed = false;
             }
         }

@@ -1,5 +1,6 @@
 using System.Net;
 using FastEpp.Sim.Http;
+using FastEpp.Sim.KvEvents;
 using FastEpp.Sim.Options;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -89,6 +90,41 @@ internal sealed class SimFleet : IAsyncDisposable
             Replicas[i].Port = port;
             Replicas[i].Endpoint = host + ":" + port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        if (Options.KvEvents is { PublishesZmq: true } kv)
+        {
+            StartKvEvents(kv, host);
+        }
+    }
+
+    /// <summary>
+    /// One publisher per replica, on vLLM's data-parallel endpoint rule when binding (replica i: the endpoint's port + i,
+    /// likewise the replay port); a connecting endpoint is shared by all replicas (one central SUB). The topic may use <c>$(POD_IP)</c> and <c>$(POD_PORT)</c> (what Kubernetes expands in a pod's
+    /// args, llm-d's <c>kv@$(POD_IP):$(POD_PORT)@model</c>): here the replica's host and HTTP port.
+    /// Hashes are uint64 ints unless VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES=0 (then 8-byte bin), as vLLM.
+    /// </summary>
+    private void StartKvEvents(KvEventsConfig kv, string host)
+    {
+        bool intHashes = Environment.GetEnvironmentVariable("VLLM_KV_EVENTS_USE_INT_BLOCK_HASHES") != "0";
+        KvEventEncoding encoding = Options.KvEventsEncoding;
+        foreach (Replica replica in Replicas)
+        {
+            try
+            {
+                replica.StartKvEvents(r => new KvEventPublisher(
+                    KvEventsConfig.PubEndpointFor(kv.Endpoint, r.Index),
+                    kv.ReplayEndpoint is null ? null : KvEventsConfig.OffsetEndpoint(kv.ReplayEndpoint, r.Index),
+                    kv.Topic.Replace("$(POD_IP)", host, StringComparison.Ordinal)
+                        .Replace("$(POD_PORT)", r.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal),
+                    kv.BufferSteps, kv.Hwm, kv.MaxQueueSize, encoding, intHashes), Clock.UnixStartSeconds);
+            }
+            catch (NetMQ.NetMQException ex)
+            {
+                string why = ex is NetMQ.AddressAlreadyInUseException ? "address already in use" : ex.Message;
+                string sockets = KvEventsConfig.PubEndpointFor(kv.Endpoint, replica.Index)
+                    + (kv.ReplayEndpoint is null ? "" : ", replay " + KvEventsConfig.OffsetEndpoint(kv.ReplayEndpoint, replica.Index));
+                throw new InvalidOperationException($"--kv-events-config: replica {replica.Index} cannot open its KV-event sockets ({sockets}): {why}", ex);
+            }
+        }
     }
 
     /// <summary>Completes when the host shuts down (Ctrl+C / SIGTERM).</summary>
@@ -100,5 +136,9 @@ internal sealed class SimFleet : IAsyncDisposable
         await _app.StopAsync();
         await _app.DisposeAsync();
         _driver.Dispose();
+        foreach (Replica replica in Replicas)
+        {
+            replica.StopKvEvents();
+        }
     }
 }

@@ -1,21 +1,30 @@
 using System.Buffers;
 using System.Text.Json;
 using FastEpp.Sim.Engine;
+using FastEpp.Sim.Tokenization;
 
 namespace FastEpp.Sim.Http;
 
+/// <summary>What a body is parsed for.</summary>
+internal enum ParseMode
+{
+    /// <summary>/v1/completions, /v1/chat/completions: a batch of prompts is simulated as one concatenated prompt.</summary>
+    Inference,
+    /// <summary>/tokenize: <c>model</c> optional, <c>prompt</c> a string.</summary>
+    Tokenize,
+    /// <summary>/v1/completions/render, /v1/chat/completions/render: a batch of prompts gives one result each.</summary>
+    Render,
+}
+
 /// <summary>
-/// The fields of an OpenAI completions / chat completions body the simulator needs, read in one forward pass with
-/// <see cref="Utf8JsonReader"/>; the prompt is tokenised while it is read, never materialised as a string.
-/// Chat messages are rendered through a fixed template (<c>&lt;|role|&gt;\n content \n</c>, then
-/// <c>&lt;|assistant|&gt;\n</c>) so a shared system prompt gives shared leading KV blocks.
+/// The fields of an OpenAI completions / chat completions (or vLLM /tokenize) body the simulator needs, read in one
+/// forward pass with <see cref="Utf8JsonReader"/>; the prompt is tokenised while it is read (stand-in) or gathered
+/// and encoded at the end (real tokenizer). Chat messages are rendered through the tokenizer's chat template
+/// (<see cref="SimTokenizer"/>) so a shared system prompt gives shared leading KV blocks; <c>add_generation_prompt</c>
+/// (default true) and <c>continue_final_message</c> (default false; the last message is left open) apply as in vLLM.
 /// </summary>
 internal sealed class OpenAiRequest
 {
-    private static ReadOnlySpan<byte> RoleOpen => "<|"u8;
-    private static ReadOnlySpan<byte> RoleClose => "|>\n"u8;
-    private static ReadOnlySpan<byte> NewLine => "\n"u8;
-    private static ReadOnlySpan<byte> AssistantTurn => "<|assistant|>\n"u8;
 
     /// <summary>The <c>model</c> field.</summary>
     public string? Model { get; private set; }
@@ -32,13 +41,49 @@ internal sealed class OpenAiRequest
     /// <summary>Prompt length in tokens.</summary>
     public int PromptTokens { get; private set; }
 
-    /// <summary>The tokenised prompt (block hashes without the adapter key).</summary>
+    /// <summary>The tokenised prompt (block hashes without the adapter key); the first of a render batch.</summary>
     public PromptTokenizer Tokens { get; private set; } = null!;
 
+    /// <summary>Every prompt of the body: one, or one per batch item in <see cref="ParseMode.Render"/>.</summary>
+    public List<PromptTokenizer> Prompts { get; } = new(1);
+
+    /// <summary><c>add_special_tokens</c> (accepted; neither tokenizer has a BOS/EOS to add).</summary>
+    public bool? AddSpecialTokens { get; private set; }
+
+    /// <summary><c>add_generation_prompt</c> (chat; default true).</summary>
+    public bool AddGenerationPrompt { get; private set; } = true;
+
+    /// <summary><c>continue_final_message</c> (chat; default false).</summary>
+    public bool ContinueFinalMessage { get; private set; }
+
+    /// <summary><c>return_token_strs</c> (/tokenize).</summary>
+    public bool ReturnTokenStrs { get; private set; }
+
+    /// <summary><c>temperature</c>, when given.</summary>
+    public double? Temperature { get; private set; }
+
+    /// <summary><c>top_p</c>, when given.</summary>
+    public double? TopP { get; private set; }
+
+    /// <summary><c>seed</c>, when given.</summary>
+    public long? Seed { get; private set; }
+
+    /// <summary><c>cache_salt</c>, when given.</summary>
+    public string? CacheSalt { get; private set; }
+
+    /// <summary><c>priority</c> (default 0).</summary>
+    public int Priority { get; private set; }
+
+    /// <summary>Parses a body with the stand-in tokenizer (ids not collected); on failure returns null with a client-facing message.</summary>
+    public static OpenAiRequest? Parse(ReadOnlySequence<byte> body, bool chat, int blockSize, out string? error) =>
+        Parse(body, chat, blockSize, SimTokenizer.StandIn, collectIds: false, ParseMode.Inference, out error);
+
     /// <summary>Parses a body; on failure returns null with a client-facing message.</summary>
-    public static OpenAiRequest? Parse(ReadOnlySequence<byte> body, bool chat, int blockSize, out string? error)
+    public static OpenAiRequest? Parse(ReadOnlySequence<byte> body, bool chat, int blockSize, SimTokenizer tokenizer, bool collectIds,
+        ParseMode mode, out string? error)
     {
-        var result = new OpenAiRequest { Tokens = new PromptTokenizer(blockSize) };
+        var result = new OpenAiRequest { Tokens = new PromptTokenizer(blockSize, tokenizer, collectIds) };
+        result.Prompts.Add(result.Tokens);
         error = null;
         bool sawPrompt = false;
         try
@@ -84,10 +129,56 @@ internal sealed class OpenAiRequest
                         return null;
                     }
                 }
+                else if (reader.ValueTextEquals("add_special_tokens"u8))
+                {
+                    result.AddSpecialTokens = ReadBool(ref reader, "add_special_tokens", ref error);
+                }
+                else if (reader.ValueTextEquals("add_generation_prompt"u8))
+                {
+                    result.AddGenerationPrompt = ReadBool(ref reader, "add_generation_prompt", ref error) ?? true;
+                }
+                else if (reader.ValueTextEquals("continue_final_message"u8))
+                {
+                    result.ContinueFinalMessage = ReadBool(ref reader, "continue_final_message", ref error) ?? false;
+                }
+                else if (reader.ValueTextEquals("return_token_strs"u8))
+                {
+                    result.ReturnTokenStrs = ReadBool(ref reader, "return_token_strs", ref error) ?? false;
+                }
+                else if (reader.ValueTextEquals("temperature"u8))
+                {
+                    reader.Read();
+                    result.Temperature = reader.TokenType == JsonTokenType.Number ? reader.GetDouble() : null;
+                }
+                else if (reader.ValueTextEquals("top_p"u8))
+                {
+                    reader.Read();
+                    result.TopP = reader.TokenType == JsonTokenType.Number ? reader.GetDouble() : null;
+                }
+                else if (reader.ValueTextEquals("seed"u8))
+                {
+                    reader.Read();
+                    result.Seed = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long seed) ? seed : null;
+                }
+                else if (reader.ValueTextEquals("cache_salt"u8))
+                {
+                    reader.Read();
+                    result.CacheSalt = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+                else if (reader.ValueTextEquals("priority"u8))
+                {
+                    reader.Read();
+                    result.Priority = reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out int priority) ? priority : 0;
+                }
                 else if (!chat && reader.ValueTextEquals("prompt"u8))
                 {
                     reader.Read();
-                    sawPrompt = ReadPrompt(ref reader, result.Tokens, out error);
+                    if (mode == ParseMode.Tokenize && reader.TokenType != JsonTokenType.String)
+                    {
+                        error = "prompt must be a string";
+                        return null;
+                    }
+                    sawPrompt = ReadPrompt(ref reader, result, mode == ParseMode.Render, out error);
                     if (error is not null)
                     {
                         return null;
@@ -114,7 +205,11 @@ internal sealed class OpenAiRequest
             error = "invalid JSON: " + ex.Message;
             return null;
         }
-        if (string.IsNullOrEmpty(result.Model))
+        if (error is not null)
+        {
+            return null;
+        }
+        if (string.IsNullOrEmpty(result.Model) && mode != ParseMode.Tokenize)
         {
             error = "the 'model' field is required";
             return null;
@@ -124,8 +219,49 @@ internal sealed class OpenAiRequest
             error = chat ? "the 'messages' field is required" : "the 'prompt' field is required";
             return null;
         }
+        if (chat)
+        {
+            if (result.ContinueFinalMessage && result.AddGenerationPrompt)
+            {
+                error = "Cannot set both `continue_final_message` and `add_generation_prompt` to True.";
+                return null;
+            }
+            // The last message stays open with continue_final_message; otherwise it is closed and, by default, the
+            // generation prompt follows.
+            PromptTokenizer t = result.Tokens;
+            if (!result.ContinueFinalMessage)
+            {
+                t.Feed(t.Tokenizer.MessageEnd);
+            }
+            if (result.AddGenerationPrompt)
+            {
+                t.Feed(t.Tokenizer.GenerationPrompt);
+            }
+        }
+        foreach (PromptTokenizer t in result.Prompts)
+        {
+            t.Finish();
+        }
         result.PromptTokens = result.Tokens.TokenCount;
         return result;
+    }
+
+    private static bool? ReadBool(ref Utf8JsonReader reader, string name, ref string? error)
+    {
+        reader.Read();
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.True:
+                return true;
+            case JsonTokenType.False:
+                return false;
+            case JsonTokenType.Null:
+                return null;
+            default:
+                error ??= name + " must be a boolean";
+                reader.Skip();
+                return null;
+        }
     }
 
     private static void ReadStreamOptions(ref Utf8JsonReader reader, OpenAiRequest result)
@@ -157,9 +293,12 @@ internal sealed class OpenAiRequest
     }
 
     // prompt: "text" | ["text", ...] | [1, 2, ...] | [[1, 2], ...]; a batch is simulated as one concatenated prompt.
-    private static bool ReadPrompt(ref Utf8JsonReader reader, PromptTokenizer tokens, out string? error)
+    // With split (render) every string or token array of a batch is its own prompt.
+    private static bool ReadPrompt(ref Utf8JsonReader reader, OpenAiRequest result, bool split, out string? error)
     {
         error = null;
+        PromptTokenizer tokens = result.Tokens;
+        int items = 0;
         switch (reader.TokenType)
         {
             case JsonTokenType.String:
@@ -168,6 +307,11 @@ internal sealed class OpenAiRequest
             case JsonTokenType.StartArray:
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
+                    if (split && items++ > 0 && reader.TokenType is JsonTokenType.String or JsonTokenType.StartArray)
+                    {
+                        tokens = new PromptTokenizer(tokens.BlockSize, tokens.Tokenizer, tokens.CollectsIds);
+                        result.Prompts.Add(tokens);
+                    }
                     if (reader.TokenType == JsonTokenType.String)
                     {
                         FeedString(ref reader, tokens);
@@ -217,6 +361,10 @@ internal sealed class OpenAiRequest
                 error = "each message must be an object";
                 return false;
             }
+            if (count > 0)
+            {
+                tokens.Feed(tokens.Tokenizer.MessageEnd);   // closes the previous message; the last one is closed by Parse
+            }
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 if (reader.ValueTextEquals("role"u8))
@@ -224,9 +372,9 @@ internal sealed class OpenAiRequest
                     reader.Read();
                     if (reader.TokenType == JsonTokenType.String)
                     {
-                        tokens.Feed(RoleOpen);
+                        tokens.Feed(tokens.Tokenizer.RoleOpen);
                         FeedString(ref reader, tokens);
-                        tokens.Feed(RoleClose);
+                        tokens.Feed(tokens.Tokenizer.RoleClose);
                     }
                 }
                 else if (reader.ValueTextEquals("content"u8))
@@ -251,7 +399,6 @@ internal sealed class OpenAiRequest
                     reader.Skip();
                 }
             }
-            tokens.Feed(NewLine);
             count++;
         }
         if (count == 0)
@@ -259,7 +406,6 @@ internal sealed class OpenAiRequest
             error = "messages must not be empty";
             return false;
         }
-        tokens.Feed(AssistantTurn);
         return true;
     }
 

@@ -14,10 +14,12 @@ namespace FastEpp.Sim.Http;
 /// <summary>
 /// The HTTP surface of every replica (one terminal handler for all ports; the replica comes from the connection).
 /// OpenAI-compatible: POST /v1/completions and /v1/chat/completions (SSE streaming with the final usage chunk, or
-/// one JSON body), GET /v1/models, /health, /metrics; admin: POST /admin/kill, /admin/revive, /admin/faults.
+/// one JSON body), GET /v1/models, /health, /metrics; vLLM's POST /tokenize, /detokenize, /v1/completions/render,
+/// /v1/chat/completions/render and /reset_prefix_cache (SimEndpoints.Tokenize.cs); admin: POST /admin/kill,
+/// /admin/revive, /admin/faults.
 /// Every answer carries <c>x-sim-replica</c> and <c>x-sim-endpoint</c> so tests can verify routing.
 /// </summary>
-internal sealed class SimEndpoints
+internal sealed partial class SimEndpoints
 {
     /// <summary>Connection item key holding the <see cref="Replica"/> the connection was accepted for.</summary>
     public const string ReplicaItemKey = "fastepp-sim.replica";
@@ -84,6 +86,21 @@ internal sealed class SimEndpoints
                     break;
                 case "/v1/chat/completions" when HttpMethods.IsPost(method):
                     await InferAsync(ctx, replica, chat: true);
+                    break;
+                case "/tokenize" when HttpMethods.IsPost(method):
+                    await TokenizeAsync(ctx);
+                    break;
+                case "/detokenize" when HttpMethods.IsPost(method):
+                    await DetokenizeAsync(ctx);
+                    break;
+                case "/v1/completions/render" when HttpMethods.IsPost(method):
+                    await RenderAsync(ctx, replica, chat: false);
+                    break;
+                case "/v1/chat/completions/render" when HttpMethods.IsPost(method):
+                    await RenderAsync(ctx, replica, chat: true);
+                    break;
+                case "/reset_prefix_cache" when HttpMethods.IsPost(method):
+                    await ResetPrefixCacheAsync(ctx, replica);
                     break;
                 case "/v1/models" when HttpMethods.IsGet(method):
                     await ModelsAsync(ctx);
@@ -160,7 +177,8 @@ internal sealed class SimEndpoints
         string? error;
         try
         {
-            req = OpenAiRequest.Parse(read.Buffer, chat, _options.Engine.BlockSize, out error);
+            req = OpenAiRequest.Parse(read.Buffer, chat, _options.Engine.BlockSize, _options.Tokenizer, _options.KvEventsEnabled,
+                ParseMode.Inference, out error);
         }
         finally
         {
@@ -195,6 +213,8 @@ internal sealed class SimEndpoints
         var sim = new SimRequest(id, req.PromptTokens, req.Tokens.ToHashArray(adapter >= 0 ? req.Model : null), maxTokens, adapter, observable: true)
         {
             EndsWithStop = endsWithStop,
+            TokenIds = _options.KvEventsEnabled ? req.Tokens.ToTokenIdArray() : null,
+            AdapterName = adapter >= 0 ? req.Model : null,
         };
         SubmitResult submitted;
         bool wake;

@@ -1,5 +1,7 @@
 using System.Globalization;
 using FastEpp.Sim.Engine;
+using FastEpp.Sim.KvEvents;
+using FastEpp.Sim.Tokenization;
 
 namespace FastEpp.Sim.Options;
 
@@ -56,6 +58,18 @@ internal sealed class SimOptions
     /// <summary>Request body limit, bytes.</summary>
     public long MaxBodyBytes { get; set; } = 64L << 20;
 
+    /// <summary>vLLM's <c>--kv-events-config</c>, or null when not given (events off).</summary>
+    public KvEventsConfig? KvEvents { get; set; }
+
+    /// <summary>msgspec encoding of the events and replay shape: vLLM v0.26+ maps (default) or ≤ v0.25 arrays.</summary>
+    public KvEventEncoding KvEventsEncoding { get; set; } = KvEventEncoding.Map;
+
+    /// <summary>True when the engines record KV events (enabled, whatever the publisher).</summary>
+    public bool KvEventsEnabled => KvEvents is { EnableKvCacheEvents: true };
+
+    /// <summary>The tokenizer and chat template (<c>--tokenizer</c>).</summary>
+    public SimTokenizer Tokenizer { get; set; } = SimTokenizer.StandIn;
+
     /// <summary>Fault injection defaults applied to every replica (changeable at runtime per replica via /admin/faults).</summary>
     public FaultOptions Faults { get; } = new();
 
@@ -89,6 +103,12 @@ internal sealed class SimOptions
           --attention-ms-per-token-pair X  prefill attention cost per (token x context token)
           --decode-ms-per-seq X         cost per decoding sequence
           --kv-read-ms-per-token X      cost per context token read by decodes
+          --tokenizer NAME              stand-in (4 bytes per token) | o200k_base (real BPE, ChatML template) (stand-in)
+        KV-cache events (vLLM's wire format; a bound endpoint/replay port is replica 0's, replica i takes port + i):
+          --kv-events-config JSON       vLLM's flag: {"enable_kv_cache_events":true,"publisher":"zmq",
+                                        "endpoint":"tcp://*:5557","replay_endpoint":"tcp://*:5657","topic":"kv@$(POD_IP):$(POD_PORT)@model",
+                                        "buffer_steps":10000,"hwm":100000,"max_queue_size":100000}
+          --kv-events-encoding E        map (vLLM v0.26+, default) | array (vLLM <= v0.25, legacy replay frames)
         Requests and responses:
           --default-max-tokens N        output cap when max_tokens is absent (128)
           --stream-chunk-tokens N       tokens per SSE event (1)
@@ -188,6 +208,21 @@ internal sealed class SimOptions
                             _ => throw new FormatException($"unknown --dialect '{value}' (vllm | sglang | trtllm-serve)"),
                         };
                         break;
+                    case "kv-events-config":
+                        o.KvEvents = KvEventsConfig.Parse(value, out string? kvError) ?? throw new FormatException(kvError);
+                        break;
+                    case "kv-events-encoding":
+                        o.KvEventsEncoding = value switch
+                        {
+                            "map" => KvEventEncoding.Map,
+                            "array" => KvEventEncoding.Array,
+                            _ => throw new FormatException($"unknown --kv-events-encoding '{value}' (map | array)"),
+                        };
+                        break;
+                    case "tokenizer":
+                        o.Tokenizer = SimTokenizer.Find(value)
+                            ?? throw new FormatException($"unknown --tokenizer '{value}' ({SimTokenizer.StandInName} | {SimTokenizer.O200kName})");
+                        break;
                     case "default-max-tokens": o.DefaultMaxTokens = PositiveInt(value, name); break;
                     case "stream-chunk-tokens": o.StreamChunkTokens = PositiveInt(value, name); break;
                     case "max-body-mb": o.MaxBodyBytes = (long)PositiveInt(value, name) << 20; break;
@@ -237,12 +272,52 @@ internal sealed class SimOptions
             error = $"--lora-modules repeats the base model name '{o.Model}'";
             return null;
         }
+        if (o.KvEventsEnabled && !o.Engine.EnablePrefixCaching)
+        {
+            error = "--kv-events-config: KV-cache events come from the prefix cache; they need prefix caching (drop --no-enable-prefix-caching)";
+            return null;
+        }
+        if (o.KvEvents is { PublishesZmq: true } kv && PortOverflow(kv, o.Replicas, out string? portError))
+        {
+            error = portError;
+            return null;
+        }
         if (o.Port > 0 && o.Port + o.Replicas - 1 > 65535)
         {
             error = "--port + --replicas exceeds 65535";
             return null;
         }
         return o;
+    }
+
+    private static bool PortOverflow(KvEventsConfig kv, int replicas, out string? error)
+    {
+        error = null;
+        foreach (string? endpoint in (ReadOnlySpan<string?>)[kv.Endpoint, kv.ReplayEndpoint])
+        {
+            if (endpoint is not null && endpoint.StartsWith("tcp://", StringComparison.Ordinal)
+                && (endpoint == kv.ReplayEndpoint || KvEventsConfig.Binds(endpoint)))
+            {
+                string last = KvEventsConfig.OffsetEndpoint(endpoint, replicas - 1);
+                int port = int.Parse(last.AsSpan(last.LastIndexOf(':') + 1), NumberStyles.None, CultureInfo.InvariantCulture);
+                if (port > 65535)
+                {
+                    error = $"--kv-events-config: {endpoint} + {replicas - 1} replicas exceeds port 65535";
+                    return true;
+                }
+            }
+        }
+        if (KvEventsConfig.Binds(kv.Endpoint) && TcpPort(kv.Endpoint) is int pub and > 0 && TcpPort(kv.ReplayEndpoint) is int replay and > 0
+            && pub < replay + replicas && replay < pub + replicas)
+        {
+            error = $"--kv-events-config: the PUB ports {pub}..{pub + replicas - 1} and the replay ports {replay}..{replay + replicas - 1} overlap";
+            return true;
+        }
+        return false;
+
+        static int? TcpPort(string? endpoint) => endpoint is not null && endpoint.StartsWith("tcp://", StringComparison.Ordinal)
+            ? int.Parse(endpoint.AsSpan(endpoint.LastIndexOf(':') + 1), NumberStyles.None, CultureInfo.InvariantCulture)
+            : null;
     }
 
     private static EngineProfile ApplyOverrides(EngineProfile p, Dictionary<string, string> e)
