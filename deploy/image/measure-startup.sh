@@ -5,11 +5,12 @@
 # measured instead of the EPP), the process's CPU time (user + system from /proc/<pid>/stat, 10 ms ticks) at that
 # moment, then RSS (and its anonymous / file-backed parts) after 3 s idle. Prints each run, the medians, and the load
 # average before and after: figures are comparable only at similar load.
+# Ports: three the kernel reports free just before each run.
 # usage: measure-startup.sh <fastepp binary> [runs=11] [extra EPP flags...]
 set -euo pipefail
 BIN=$(readlink -f "$1"); RUNS=${2:-11}; shift $(( $# >= 2 ? 2 : 1 ))
 exec python3 - "$BIN" "$RUNS" "$@" <<'PY'
-import os, random, signal, socket, statistics, subprocess, sys, time
+import os, signal, socket, statistics, subprocess, sys, time
 binary, runs, extra = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 tick = os.sysconf("SC_CLK_TCK")
 def load(): return " ".join(open("/proc/loadavg").read().split()[:3])
@@ -17,15 +18,20 @@ def accepting(port):
     s = socket.socket(); s.settimeout(0.05)
     try: return s.connect_ex(("127.0.0.1", port)) == 0
     finally: s.close()
+def free_ports(n): # ports the kernel just handed out as free (a fixed range collides with other sessions' sockets)
+    socks = [socket.socket(socket.AF_INET6) for _ in range(n)]
+    for s in socks: s.bind(("::", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks: s.close()
+    return ports
 def status(pid, key): return next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith(key + ":"))
 before = load(); starts, cpus, rsss = [], [], []
 for i in range(1, runs + 1):
-    base = random.randrange(30000, 50000, 3)
-    ports = [base, base + 1, base + 2]
-    args = [binary, "--endpoints", "127.0.0.1:1", "--grpc-port", str(base), "--grpc-health-port", str(base + 1),
-            "--metrics-port", str(base + 2)] + extra
+    ports = free_ports(3)
+    args = [binary, "--endpoints", "127.0.0.1:1", "--grpc-port", str(ports[0]), "--grpc-health-port", str(ports[1]),
+            "--metrics-port", str(ports[2])] + extra
     t0 = time.monotonic_ns()
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     pending = list(ports); ok = True
     while pending:
         pending = [q for q in pending if not accepting(q)]
@@ -34,7 +40,10 @@ for i in range(1, runs + 1):
         time.sleep(0.001)
     ms = (time.monotonic_ns() - t0) / 1e6
     if not ok:
-        print(f"run {i}: not listening within 20 s (or exited); skipped", file=sys.stderr); p.kill(); p.wait(); continue
+        p.kill(); err = p.communicate()[1].decode(errors="replace").strip().splitlines()
+        print(f"run {i}: not listening within 20 s (or exited, code {p.returncode}); skipped. Last log line: {err[-1] if err else ''}",
+              file=sys.stderr)
+        continue
     f = open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()
     cpu = (int(f[11]) + int(f[12])) * 1000 / tick
     time.sleep(3)

@@ -47,7 +47,9 @@ internal static class KestrelApps
 
     /// <summary>Adds one listener on <paramref name="port"/> of --bind-address (else any address); returns its options,
     /// whose end point carries the real port once the server started (the flag may say 0).</summary>
-    /// <param name="grpc">HTTP/2 only (the gRPC servers); else HTTP/1.1 and HTTP/2.</param>
+    /// <param name="grpc">HTTP/2 only (the gRPC servers); else HTTP/1.1 (the metrics server: plaintext HTTP/2 would
+    /// need prior knowledge, which Prometheus does not use and Go's server does not offer; Kestrel warned about it at
+    /// every start).</param>
     /// <param name="tls">The certificate source when the port serves TLS; null = plaintext.</param>
     public static ListenOptions Listen(KestrelServerOptions kestrel, EppListener kind, int port, bool grpc, CertificateProvider? tls, string bindAddress)
     {
@@ -55,7 +57,7 @@ internal static class KestrelApps
         void Configure(ListenOptions l)
         {
             options = l;
-            l.Protocols = grpc ? HttpProtocols.Http2 : HttpProtocols.Http1AndHttp2;
+            l.Protocols = grpc ? HttpProtocols.Http2 : HttpProtocols.Http1;
             l.Use(next => connection =>
             {
                 connection.Items[s_listenerKey] = kind;
