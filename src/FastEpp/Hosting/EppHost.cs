@@ -275,40 +275,43 @@ internal sealed class EppHost : IAsyncDisposable
 
         bool stockHealth = Options.HealthChecking;
         var auth = MetricsAuth;
-        app.Use(async (HttpContext ctx, RequestDelegate next) =>
+        // Synchronous pass-through (no state machine per ext_proc stream); only the metrics access check awaits.
+        app.Use((HttpContext ctx, RequestDelegate next) =>
         {
             string path = ctx.Request.Path.Value ?? "";
             switch (KestrelApps.ListenerOf(ctx))
             {
                 case EppListener.ExtProc:
-                    if (path.StartsWith(ExtProcPathPrefix, StringComparison.Ordinal) || (stockHealth && path.StartsWith(HealthPathPrefix, StringComparison.Ordinal)))
-                        await next(ctx).ConfigureAwait(false);
-                    else
-                        await KestrelApps.Unimplemented(ctx).ConfigureAwait(false);
-                    return;
+                    return path.StartsWith(ExtProcPathPrefix, StringComparison.Ordinal) || (stockHealth && path.StartsWith(HealthPathPrefix, StringComparison.Ordinal))
+                        ? next(ctx)
+                        : KestrelApps.Unimplemented(ctx);
                 case EppListener.Health:
-                    if (path.StartsWith(HealthPathPrefix, StringComparison.Ordinal))
-                        await next(ctx).ConfigureAwait(false);
-                    else
-                        await KestrelApps.Unimplemented(ctx).ConfigureAwait(false);
-                    return;
+                    return path.StartsWith(HealthPathPrefix, StringComparison.Ordinal) ? next(ctx) : KestrelApps.Unimplemented(ctx);
                 case EppListener.Metrics:
-                    if (auth is not null && !await MetricsServer.AuthorizeAsync(ctx, auth).ConfigureAwait(false))
-                        return;
-                    if (path == MetricsServer.Path)
-                        await next(ctx).ConfigureAwait(false);
-                    else
-                        ctx.Response.StatusCode = StatusCodes.Status404NotFound;
-                    return;
+                    return auth is not null ? AuthorizedMetricsAsync(ctx, next, auth) : MetricsRoute(ctx, next);
                 default:
                     ctx.Response.StatusCode = StatusCodes.Status404NotFound;
-                    return;
+                    return Task.CompletedTask;
             }
         });
         app.MapGrpcService<ExtProcService>();
         app.MapGrpcService<HealthRouter>();
         MetricsServer.MapPage(app, _metricsPage);
         return app;
+    }
+
+    private static Task MetricsRoute(HttpContext ctx, RequestDelegate next)
+    {
+        if (ctx.Request.Path.Value == MetricsServer.Path)
+            return next(ctx);
+        ctx.Response.StatusCode = StatusCodes.Status404NotFound;
+        return Task.CompletedTask;
+    }
+
+    private static async Task AuthorizedMetricsAsync(HttpContext ctx, RequestDelegate next, MetricsEndpointAuth auth)
+    {
+        if (await MetricsServer.AuthorizeAsync(ctx, auth).ConfigureAwait(false))
+            await MetricsRoute(ctx, next).ConfigureAwait(false);
     }
 
     private const string ExtProcPathPrefix = "/envoy.service.ext_proc.v3.ExternalProcessor/";
