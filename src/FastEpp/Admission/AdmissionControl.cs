@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using FastEpp.Admission.Policies;
 using FastEpp.Endpoints;
+using FastEpp.Hosting.Logging;
 using FastEpp.Observability;
 using FastEpp.Configuration;
 using FastEpp.Requests;
@@ -29,11 +30,15 @@ internal sealed class AdmissionControl
 
     /// <param name="shedding">Legacy mode's detector; null = never shed.</param>
     /// <param name="flowControl">Flow-control mode's queue; when set, <paramref name="shedding"/> is ignored.</param>
-    public AdmissionControl(ISaturationDetector? shedding, FlowController? flowControl)
+    /// <param name="logger">Where a shed request is logged (trace level, -v=5, as the reference).</param>
+    public AdmissionControl(ISaturationDetector? shedding, FlowController? flowControl, ILogger? logger = null)
     {
         _shedding = flowControl is null ? shedding : null;
         FlowControl = flowControl;
+        _logger = logger;
     }
+
+    private readonly ILogger? _logger;
 
     /// <summary>The queue in flow-control mode (the host disposes it before the servers stop); null in legacy mode.</summary>
     public FlowController? FlowControl { get; }
@@ -49,7 +54,12 @@ internal sealed class AdmissionControl
             return AdmissionDecision.Wait(queue.Enqueue(request.FairnessId, request.Priority, request.RequestSize, model, request.TargetModel, slo));
         }
         if (request.Priority < 0 && _shedding is { } detector && detector.Saturation(snapshot, candidates) >= 1.0)
+        {
+            // The reference's text and key (requestcontrol/admission.go), so its log queries find shedding.
+            if (_logger is { } log && log.IsEnabled(LogLevel.Trace))
+                log.Zap(LogLevel.Trace, "Request rejected: system saturated and request is sheddable", ZapEntry.Field("requestID", request.RequestId));
             return AdmissionDecision.Reject(InferenceErrors.Shed);
+        }
         return AdmissionDecision.Admit;
     }
 
@@ -86,7 +96,7 @@ internal sealed class AdmissionControl
         if (config is null)
             return AdmitAll;
         if (!config.FlowControlEnabled)
-            return new AdmissionControl(config.SaturationDetector, null);
+            return new AdmissionControl(config.SaturationDetector, null, logger);
 
         var spec = config.FlowControl ?? new FlowControlSpec();
         IUsageLimitPolicy usageLimit = StaticUsageLimitPolicy.Default;

@@ -6,8 +6,9 @@ namespace FastEpp.Hosting;
 /// <summary>
 /// The ext_proc TLS certificate (spec runtime.md §3.3): tls.crt/tls.key from --cert-path, optionally
 /// hot-reloaded (250 ms debounce, failures keep the old pair); else a self-signed RSA 4096 certificate
-/// with O=Inference Ext, ten years, serverAuth — generated at every start, in the background: an RSA 4096 key takes
-/// 0.2–2 s, so the listeners open at once and only a handshake that arrives before the key is ready waits for it.
+/// with O=Inference Ext, ten years, serverAuth — generated at every start, in the background once the ports listen
+/// (<see cref="StartSelfSigned"/>): an RSA 4096 key takes 0.2–2 s of CPU, so the listeners open at once and only a
+/// handshake that arrives before the key is ready waits for it.
 /// </summary>
 internal sealed class CertificateProvider : IDisposable
 {
@@ -18,7 +19,8 @@ internal sealed class CertificateProvider : IDisposable
     private FileSystemWatcher? _watcher;
     private ITimer? _debounce;
     private X509Certificate2? _current;
-    private readonly Task<X509Certificate2>? _selfSigned;
+    private readonly bool _generate;
+    private Task<X509Certificate2>? _selfSigned;
 
     /// <param name="time">Drives the debounce (tests pass a fake clock and advance it instead of sleeping).</param>
     public CertificateProvider(string certPath, bool reload, ILogger logger, TimeProvider? time = null)
@@ -26,9 +28,7 @@ internal sealed class CertificateProvider : IDisposable
         _logger = logger;
         if (certPath.Length == 0)
         {
-            _selfSigned = Task.Run(CreateSelfSigned);
-            _selfSigned.ContinueWith(static (t, state) => ((ILogger)state!).LogError(t.Exception, "Failed to create the self-signed TLS certificate"),
-                logger, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            _generate = true;
             return;
         }
         _path = certPath;
@@ -47,8 +47,23 @@ internal sealed class CertificateProvider : IDisposable
 
     public X509Certificate2 Current => Volatile.Read(ref _current) ?? SelfSigned();
 
+    /// <summary>Starts generating the self-signed certificate in the background (no-op with --cert-path or when
+    /// started). The host calls it once the ports listen, so the key does not compete with start-up for the CPU.</summary>
+    public void StartSelfSigned()
+    {
+        if (!_generate || Volatile.Read(ref _selfSigned) is not null)
+            return;
+        var task = new Task<X509Certificate2>(CreateSelfSigned);
+        if (Interlocked.CompareExchange(ref _selfSigned, task, null) is not null)
+            return;
+        task.ContinueWith(static (t, state) => ((ILogger)state!).LogError(t.Exception, "Failed to create the self-signed TLS certificate"),
+            _logger, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        task.Start(TaskScheduler.Default);
+    }
+
     private X509Certificate2 SelfSigned()
     {
+        StartSelfSigned(); // a handshake that arrives before the host started the key
         var certificate = _selfSigned!.GetAwaiter().GetResult(); // once: the first handshake(s) before the key is ready
         Volatile.Write(ref _current, certificate);
         return certificate;

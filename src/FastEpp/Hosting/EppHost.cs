@@ -14,14 +14,14 @@ namespace FastEpp.Hosting;
 
 /// <summary>
 /// The composition root of the running EPP: the ext_proc server (--grpc-port), the health server
-/// (--grpc-health-port) and the metrics server (--metrics-port) as three small Kestrel apps sharing one set of
-/// services, plus the endpoint source and the background loops. It builds and wires the parts, in dependency
-/// order, and stops them in reverse; the parts live in their folders (Kestrel plumbing in <see cref="KestrelApps"/>,
+/// (--grpc-health-port) and the metrics server (--metrics-port) as three listeners of one Kestrel app, plus the
+/// endpoint source and the background loops. It builds and wires the parts, in dependency order, and stops them in reverse; the parts live in their folders (Kestrel plumbing in <see cref="KestrelApps"/>,
 /// the /metrics page in <see cref="MetricsPage"/>). Used by <see cref="EppProgram"/> and by the tests.
 /// </summary>
 internal sealed class EppHost : IAsyncDisposable
 {
-    private readonly List<WebApplication> _apps = [];
+    private WebApplication? _app;
+    private Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions? _extProcListener, _healthListener, _metricsListener;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _loops = [];
     private MetricsPoller? _poller;
@@ -128,15 +128,12 @@ internal sealed class EppHost : IAsyncDisposable
 
         if (Options.SecureServing)
             _certificates = new CertificateProvider(Options.CertPath, Options.EnableCertReload, logger);
-        var extProcApp = BuildExtProcApp();
-        var healthApp = BuildHealthApp(healthState);
-        var metricsApp = BuildMetricsApp(logger);
-
-        foreach (var app in _apps)
-            await app.StartAsync(_stopping.Token).ConfigureAwait(false);
-        GrpcPort = KestrelApps.BoundPort(extProcApp);
-        HealthPort = KestrelApps.BoundPort(healthApp);
-        MetricsPort = KestrelApps.BoundPort(metricsApp);
+        _app = BuildApp(healthState, logger);
+        await _app.StartAsync(_stopping.Token).ConfigureAwait(false);
+        _certificates?.StartSelfSigned();
+        GrpcPort = KestrelApps.BoundPort(_extProcListener);
+        HealthPort = KestrelApps.BoundPort(_healthListener);
+        MetricsPort = KestrelApps.BoundPort(_metricsListener);
         logger.LogInformation("FastEpp serving ext_proc on {GrpcPort} ({Tls}), health on {HealthPort}, metrics on {MetricsPort}; {Endpoints} endpoints",
             GrpcPort, Options.SecureServing ? "TLS" : "plaintext", HealthPort, MetricsPort, Registry.Current.Count);
     }
@@ -245,57 +242,80 @@ internal sealed class EppHost : IAsyncDisposable
         _loops.Add(PoolMetrics.RunAsync(_stopping.Token));
     }
 
-    /// <summary>1. ext_proc (+ stock health with --health-checking), TLS with --secure-serving.</summary>
-    private WebApplication BuildExtProcApp()
+    /// <summary>
+    /// The one Kestrel app with three listeners: 1. ext_proc (+ the stock health service with --health-checking), TLS
+    /// with --secure-serving; 2. the dedicated health server, always plaintext; 3. metrics (Prometheus text), behind
+    /// TokenReview/SubjectAccessReview with --metrics-endpoint-auth. Each port answers only its own routes (a gRPC
+    /// service of another port is UNIMPLEMENTED, any other HTTP path 404), as the reference's three servers.
+    /// </summary>
+    private WebApplication BuildApp(HealthState healthState, ILogger logger)
     {
-        var extProc = KestrelApps.CreateBuilder(Options.GrpcPort, grpc: true, _certificates, Options.BindAddress, LoggerFactory);
-        extProc.Services.AddGrpc(o =>
+        var builder = KestrelApps.CreateBuilder(LoggerFactory, k =>
+        {
+            _extProcListener = KestrelApps.Listen(k, EppListener.ExtProc, Options.GrpcPort, grpc: true, _certificates, Options.BindAddress);
+            _healthListener = KestrelApps.Listen(k, EppListener.Health, Options.GrpcHealthPort, grpc: true, tls: null, Options.BindAddress);
+            _metricsListener = KestrelApps.Listen(k, EppListener.Metrics, Options.MetricsPort, grpc: false, tls: null, Options.BindAddress);
+        });
+        builder.Services.AddGrpc().AddServiceOptions<ExtProcService>(o =>
         {
             // No 4 MiB cap (the reference's users hit it): one message may carry up to the whole body limit plus
             // room for headers/metadata; larger ones are refused (ResourceExhausted) before they are buffered.
             o.MaxReceiveMessageSize = (int)Math.Min(int.MaxValue, Math.Max(4L << 20, Options.MaxRequestBodyBytes + (1L << 20)));
             o.MaxSendMessageSize = null;
         });
-        extProc.Services.AddSingleton(Runtime);
-        extProc.Services.AddSingleton<StockHealthService>();
-        var app = extProc.Build();
-        app.MapGrpcService<ExtProcService>();
-        if (Options.HealthChecking)
-            app.MapGrpcService<StockHealthService>();
-        _apps.Add(app);
-        return app;
-    }
+        builder.Services.AddSingleton(Runtime);
+        builder.Services.AddSingleton(new HealthRouter(new HealthService(healthState), new StockHealthService()));
+        var app = builder.Build();
 
-    /// <summary>2. The dedicated health server, always plaintext.</summary>
-    private WebApplication BuildHealthApp(HealthState healthState)
-    {
-        var health = KestrelApps.CreateBuilder(Options.GrpcHealthPort, grpc: true, tls: null, Options.BindAddress, LoggerFactory);
-        health.Services.AddGrpc();
-        health.Services.AddSingleton(healthState);
-        var app = health.Build();
-        app.MapGrpcService<HealthService>();
-        _apps.Add(app);
-        return app;
-    }
-
-    /// <summary>3. Metrics (Prometheus text), behind TokenReview/SubjectAccessReview with --metrics-endpoint-auth.</summary>
-    private WebApplication BuildMetricsApp(ILogger logger)
-    {
         _metricsPage = new MetricsPage(Options.PoolName, Registry, PoolMetrics, Metrics, Runtime.Stats, _prefixIndexes);
-        var app = KestrelApps.CreateBuilder(Options.MetricsPort, grpc: false, tls: null, Options.BindAddress, LoggerFactory).Build();
         if (Options.MetricsEndpointAuth && _kubernetes is not null)
-        {
             MetricsAuth = new MetricsEndpointAuth(_kubernetes.Client, LoggerFactory.CreateLogger<MetricsEndpointAuth>());
-            MetricsServer.UseEndpointAuth(app, MetricsAuth);
-        }
         else if (Options.MetricsEndpointAuth)
-        {
             logger.LogWarning("--metrics-endpoint-auth needs the Kubernetes API (TokenReview); with --endpoints there is none, so /metrics is served without authentication");
-        }
+
+        bool stockHealth = Options.HealthChecking;
+        var auth = MetricsAuth;
+        // Synchronous pass-through (no state machine per ext_proc stream); only the metrics access check awaits.
+        app.Use((HttpContext ctx, RequestDelegate next) =>
+        {
+            string path = ctx.Request.Path.Value ?? "";
+            switch (KestrelApps.ListenerOf(ctx))
+            {
+                case EppListener.ExtProc:
+                    return path.StartsWith(ExtProcPathPrefix, StringComparison.Ordinal) || (stockHealth && path.StartsWith(HealthPathPrefix, StringComparison.Ordinal))
+                        ? next(ctx)
+                        : KestrelApps.Unimplemented(ctx);
+                case EppListener.Health:
+                    return path.StartsWith(HealthPathPrefix, StringComparison.Ordinal) ? next(ctx) : KestrelApps.Unimplemented(ctx);
+                case EppListener.Metrics:
+                    return auth is not null ? AuthorizedMetricsAsync(ctx, next, auth) : MetricsRoute(ctx, next);
+                default:
+                    ctx.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+            }
+        });
+        app.MapGrpcService<ExtProcService>();
+        app.MapGrpcService<HealthRouter>();
         MetricsServer.MapPage(app, _metricsPage);
-        _apps.Add(app);
         return app;
     }
+
+    private static Task MetricsRoute(HttpContext ctx, RequestDelegate next)
+    {
+        if (ctx.Request.Path.Value == MetricsServer.Path)
+            return next(ctx);
+        ctx.Response.StatusCode = StatusCodes.Status404NotFound;
+        return Task.CompletedTask;
+    }
+
+    private static async Task AuthorizedMetricsAsync(HttpContext ctx, RequestDelegate next, MetricsEndpointAuth auth)
+    {
+        if (await MetricsServer.AuthorizeAsync(ctx, auth).ConfigureAwait(false))
+            await MetricsRoute(ctx, next).ConfigureAwait(false);
+    }
+
+    private const string ExtProcPathPrefix = "/envoy.service.ext_proc.v3.ExternalProcessor/";
+    private const string HealthPathPrefix = "/grpc.health.v1.Health/";
 
     /// <summary>The /metrics page as the metrics port serves it.</summary>
     internal string RenderMetrics() => _metricsPage!.Render();
@@ -308,12 +328,12 @@ internal sealed class EppHost : IAsyncDisposable
         // Queued requests are evicted first (500, as the reference at shutdown) so their streams can end.
         if (_flowControl is not null)
             await _flowControl.DisposeAsync().ConfigureAwait(false);
-        foreach (var app in _apps)
+        if (_app is not null)
         {
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                await app.StopAsync(timeout.Token).ConfigureAwait(false);
+                await _app.StopAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -335,8 +355,8 @@ internal sealed class EppHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        foreach (var app in _apps)
-            await app.DisposeAsync().ConfigureAwait(false);
+        if (_app is not null)
+            await _app.DisposeAsync().ConfigureAwait(false);
         if (_poller is not null)
             await _poller.DisposeAsync().ConfigureAwait(false);
         _certificates?.Dispose();

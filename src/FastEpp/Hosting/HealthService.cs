@@ -116,3 +116,22 @@ internal sealed class StockHealthService : Health.HealthBase
         }
     }
 }
+
+/// <summary>
+/// grpc.health.v1.Health on the EPP's one Kestrel app: the pool's <see cref="HealthService"/> on --grpc-health-port,
+/// the <see cref="StockHealthService"/> on the ext_proc port (mapped there only with --health-checking).
+/// </summary>
+internal sealed class HealthRouter(HealthService pool, StockHealthService stock) : Health.HealthBase
+{
+    private Health.HealthBase For(ServerCallContext context) =>
+        KestrelApps.ListenerOf(context.GetHttpContext()) == EppListener.ExtProc ? stock : pool;
+
+    public override Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context) =>
+        For(context).Check(request, context);
+
+    public override Task<HealthListResponse> List(HealthListRequest request, ServerCallContext context) =>
+        For(context).List(request, context);
+
+    public override Task Watch(HealthCheckRequest request, IServerStreamWriter<HealthCheckResponse> responseStream, ServerCallContext context) =>
+        For(context).Watch(request, responseStream, context);
+}

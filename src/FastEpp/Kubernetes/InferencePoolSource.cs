@@ -49,16 +49,16 @@ internal sealed class InferencePoolSource : IPoolSource
 
     private void OnPoolChanged()
     {
+        KubernetesLog.PoolReconciling(_logger, _namespace, _poolName);
         if (!_poolInformer.Items.TryGetValue(_poolName, out var obj))
         {
-            if (_pods.Pool is not null)
-                KubernetesLog.PoolGone(_logger, _namespace, _poolName);
+            KubernetesLog.PoolNotFound(_logger, _namespace, _poolName);
             _pods.SetPool(null);
             return;
         }
         if (obj.Metadata.DeletionTimestamp is not null)
         {
-            KubernetesLog.PoolGone(_logger, _namespace, _poolName);
+            KubernetesLog.PoolDeleting(_logger, _namespace, _poolName);
             _pods.SetPool(null);
             return;
         }
@@ -74,7 +74,10 @@ internal sealed class InferencePoolSource : IPoolSource
         var current = _pods.Pool;
         if (current is not null && current.SameSelector(pool!) && current.SameTargetPorts(pool!) && current.AppProtocol == pool!.AppProtocol)
             return; // status-only or metadata-only update
-        KubernetesLog.PoolUpdated(_logger, _namespace, _poolName, pool!.LabelSelectorText, string.Join(',', pool.TargetPorts), pool.AppProtocol);
+        bool selectorChanged = current is null || !current.SameSelector(pool!);
+        bool portsChanged = current is not null && !current.SameTargetPorts(pool!);
+        if (selectorChanged || portsChanged)
+            KubernetesLog.PoolEndpointsUpdating(_logger, _namespace, _poolName, pool!.LabelSelectorText, portsChanged, string.Join(',', pool.TargetPorts), pool.AppProtocol);
         _pods.SetPool(pool);
     }
 

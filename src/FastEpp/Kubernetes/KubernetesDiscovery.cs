@@ -50,6 +50,9 @@ internal sealed class KubernetesDiscovery : IAsyncDisposable
     public string PoolName { get; }
     public IPoolSource Source { get; }
     public ILeaderElector Leader { get; }
+
+    /// <summary>The reference's "setup" logger: its leader-election lines are logged there.</summary>
+    internal ILogger SetupLogger { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     public KubeApiClient Client => _client;
 
     /// <summary>Priority of an InferenceObjective by name; null when unknown (or no CRD / standalone) — callers use 0.</summary>
@@ -98,7 +101,10 @@ internal sealed class KubernetesDiscovery : IAsyncDisposable
             ? new LeaseLeaderElector(client, ns, KubernetesOptions.LeaseName(ns, poolName), LeaseLeaderElector.NewIdentity(),
                 leaderElection ?? new LeaderElectionOptions(), logger)
             : new AlwaysLeader();
-        return new KubernetesDiscovery(client, options, ns, poolName, source, leader, logger, informerOptions);
+        return new KubernetesDiscovery(client, options, ns, poolName, source, leader, logger, informerOptions)
+        {
+            SetupLogger = loggerFactory.CreateLogger("setup"),
+        };
     }
 
     /// <summary>
@@ -116,6 +122,8 @@ internal sealed class KubernetesDiscovery : IAsyncDisposable
         if (!_options.IsStandalone)
             _crds = await ApiDiscovery.DiscoverAsync(_client, _logger, ct).ConfigureAwait(false);
 
+        if (_options.EnableLeaderElection)
+            KubernetesLog.LeaderElectionEnabled(SetupLogger);
         Leader.LeadershipChanged += OnLeadershipChanged;
         lock (_lock)
             _loops.Add(Task.Run(() => Leader.RunAsync(_stop.Token)));
@@ -126,7 +134,10 @@ internal sealed class KubernetesDiscovery : IAsyncDisposable
     private void OnLeadershipChanged(bool isLeader)
     {
         if (isLeader)
+        {
+            KubernetesLog.NowLeader(SetupLogger);
             StartReconcilers();
+        }
     }
 
     private void StartReconcilers()

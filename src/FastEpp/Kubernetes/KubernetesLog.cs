@@ -1,3 +1,4 @@
+using FastEpp.Hosting.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace FastEpp.Kubernetes;
@@ -32,11 +33,42 @@ internal static partial class KubernetesLog
     [LoggerMessage(4612, LogLevel.Debug, "Published {Count} endpoints (snapshot version {Version})", EventName = "EndpointsPublished")]
     public static partial void EndpointsPublished(ILogger logger, int count, long version);
 
-    [LoggerMessage(4620, LogLevel.Information, "InferencePool {Namespace}/{Name}: selector {Selector}, targetPorts {Ports}, appProtocol {AppProtocol}", EventName = "PoolUpdated")]
-    public static partial void PoolUpdated(ILogger logger, string @namespace, string name, string selector, string ports, string appProtocol);
+    // The events operators alert on carry the reference's constant message and keys (zap fields), not a template:
+    // the InferencePool reconciler's lines with controller-runtime's reconcile fields, the datastore's
+    // "Updating endpoints", and the runner's leader-election lines on the "setup" logger. Pinned by ReferenceLogTextTests.
 
-    [LoggerMessage(4621, LogLevel.Warning, "InferencePool {Namespace}/{Name} not found or being deleted; endpoints cleared", EventName = "PoolGone")]
-    public static partial void PoolGone(ILogger logger, string @namespace, string name);
+    /// <summary>controller-runtime's reconcile fields of the InferencePool controller (reconcileID: one per event).</summary>
+    private static KeyValuePair<string, object?>[] Reconcile(string @namespace, string name, params KeyValuePair<string, object?>[] extra)
+    {
+        var fields = new KeyValuePair<string, object?>[7 + extra.Length];
+        fields[0] = ZapEntry.Field("controller", "inferencepool");
+        fields[1] = ZapEntry.Field("controllerGroup", "inference.networking.k8s.io");
+        fields[2] = ZapEntry.Field("controllerKind", "InferencePool");
+        fields[3] = ZapEntry.Field("InferencePool", new KeyValuePair<string, string>[] { new("name", name), new("namespace", @namespace) });
+        fields[4] = ZapEntry.Field("namespace", @namespace);
+        fields[5] = ZapEntry.Field("name", name);
+        fields[6] = ZapEntry.Field("reconcileID", Guid.NewGuid().ToString());
+        extra.CopyTo(fields, 7);
+        return fields;
+    }
+
+    public static void PoolReconciling(ILogger logger, string @namespace, string name) =>
+        logger.Zap(LogLevel.Information, "Reconciling InferencePool", Reconcile(@namespace, name));
+
+    public static void PoolNotFound(ILogger logger, string @namespace, string name) =>
+        logger.Zap(LogLevel.Information, "InferencePool not found. Clearing the datastore", Reconcile(@namespace, name));
+
+    public static void PoolDeleting(ILogger logger, string @namespace, string name) =>
+        logger.Zap(LogLevel.Information, "InferencePool is marked for deletion. Clearing the datastore", Reconcile(@namespace, name));
+
+    /// <summary>The pool's selector or target ports changed (the first sync included): the endpoints are resynced.</summary>
+    public static void PoolEndpointsUpdating(ILogger logger, string @namespace, string name, string selector, bool targetPortsChanged, string ports, string appProtocol) =>
+        logger.Zap(LogLevel.Information, "Updating endpoints", Reconcile(@namespace, name, ZapEntry.Field("selector", selector),
+            ZapEntry.Field("targetPortsChanged", targetPortsChanged), ZapEntry.Field("targetPorts", ports), ZapEntry.Field("appProtocol", appProtocol)));
+
+    public static void LeaderElectionEnabled(ILogger setup) => setup.Zap(LogLevel.Information, "Leader election enabled");
+
+    public static void NowLeader(ILogger setup) => setup.Zap(LogLevel.Information, "This instance is now the leader!");
 
     [LoggerMessage(4622, LogLevel.Error, "InferencePool {Namespace}/{Name} is invalid ({Reason}); keeping the previous pool", EventName = "PoolInvalid")]
     public static partial void PoolInvalid(ILogger logger, string @namespace, string name, string reason);

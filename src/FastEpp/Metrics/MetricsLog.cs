@@ -1,3 +1,4 @@
+using FastEpp.Hosting.Logging;
 using Microsoft.Extensions.Logging;
 
 namespace FastEpp.Metrics;
@@ -5,21 +6,27 @@ namespace FastEpp.Metrics;
 /// <summary>Source-generated log messages of the metrics area (event ids 5xxx, style.md §6).</summary>
 internal static partial class MetricsLog
 {
-    [LoggerMessage(EventId = 5001, EventName = "MetricsScrapeFailed", Level = LogLevel.Warning,
-        Message = "Metrics scrape of {Endpoint} ({Url}) failed: {Reason}. Last values are kept (they age) until it recovers.")]
-    public static partial void ScrapeFailed(ILogger logger, string endpoint, Uri url, string reason);
+    // Scrape and extraction failures carry the reference data layer's constant messages and keys (its collector logs
+    // only the transitions: "poll failed" / "poll recovered", "extract failed" / "extract recovered", keyed by the
+    // endpoint's IP and the plugin's "<name>/<type>"); pod and url are extra fields. Pinned by ReferenceLogTextTests.
+    public const string SourceName = "metrics-data-source/metrics-data-source";
+    public const string ExtractorName = "core-metrics-extractor/core-metrics-extractor";
 
-    [LoggerMessage(EventId = 5002, EventName = "MetricsScrapeRecovered", Level = LogLevel.Information,
-        Message = "Metrics scrape of {Endpoint} recovered after {Failures} failed attempt(s).")]
-    public static partial void ScrapeRecovered(ILogger logger, string endpoint, int failures);
+    public static void ScrapeFailed(ILogger logger, string address, string pod, Uri url, string reason) =>
+        logger.Zap(LogLevel.Error, new EventId(5001, "poll failed"), null, "poll failed", ZapEntry.Field("endpoint", address), ZapEntry.Field("source", SourceName),
+            ZapEntry.Field("pod", pod), ZapEntry.Field("url", url.ToString()), ZapEntry.Field("error", reason));
 
-    [LoggerMessage(EventId = 5003, EventName = "MetricsExtractIncomplete", Level = LogLevel.Warning,
-        Message = "Metrics of {Endpoint} (engine {Engine}) are incomplete: {Details}")]
-    public static partial void ExtractIncomplete(ILogger logger, string endpoint, string engine, string details);
+    public static void ScrapeRecovered(ILogger logger, string address, string pod, int failures) =>
+        logger.Zap(LogLevel.Information, new EventId(5002, "poll recovered"), null, "poll recovered", ZapEntry.Field("endpoint", address), ZapEntry.Field("source", SourceName),
+            ZapEntry.Field("pod", pod), ZapEntry.Field("failures", failures));
 
-    [LoggerMessage(EventId = 5004, EventName = "MetricsExtractRecovered", Level = LogLevel.Information,
-        Message = "Metrics of {Endpoint} (engine {Engine}) are complete again.")]
-    public static partial void ExtractRecovered(ILogger logger, string endpoint, string engine);
+    public static void ExtractIncomplete(ILogger logger, string address, string pod, string engine, string details) =>
+        logger.Zap(LogLevel.Error, new EventId(5003, "extract failed"), null, "extract failed", ZapEntry.Field("endpoint", address), ZapEntry.Field("extractor", ExtractorName),
+            ZapEntry.Field("pod", pod), ZapEntry.Field("engine", engine), ZapEntry.Field("error", details));
+
+    public static void ExtractRecovered(ILogger logger, string address, string pod, string engine) =>
+        logger.Zap(LogLevel.Information, new EventId(5004, "extract recovered"), null, "extract recovered", ZapEntry.Field("endpoint", address), ZapEntry.Field("extractor", ExtractorName),
+            ZapEntry.Field("pod", pod), ZapEntry.Field("engine", engine));
 
     [LoggerMessage(EventId = 5005, EventName = "MetricsPollerIterationFailed", Level = LogLevel.Error,
         Message = "Metrics poller iteration failed; the loop continues.")]

@@ -439,7 +439,7 @@ internal sealed class MetricsPoller : IAsyncDisposable
                 {
                     status.Failing = true;
                     if (!target.Removed)
-                        MetricsLog.ScrapeFailed(_logger, endpoint.Name, target.Uri, failure);
+                        MetricsLog.ScrapeFailed(_logger, endpoint.Address, endpoint.Name, target.Uri, failure);
                 }
                 // Exponential back-off: interval × 2^failures, capped, never below the interval.
                 int shift = Math.Min(status.ConsecutiveFailures, 16);
@@ -450,7 +450,7 @@ internal sealed class MetricsPoller : IAsyncDisposable
                 if (status.Failing)
                 {
                     status.Failing = false;
-                    MetricsLog.ScrapeRecovered(_logger, endpoint.Name, status.ConsecutiveFailures);
+                    MetricsLog.ScrapeRecovered(_logger, endpoint.Address, endpoint.Name, status.ConsecutiveFailures);
                 }
                 status.ConsecutiveFailures = 0;
                 status.LastReport = report;
@@ -459,9 +459,9 @@ internal sealed class MetricsPoller : IAsyncDisposable
                 if (incomplete != status.LoggedIncomplete)
                 {
                     if (incomplete != MetricFields.None)
-                        MetricsLog.ExtractIncomplete(_logger, endpoint.Name, plan.Name, report.Describe(plan));
+                        MetricsLog.ExtractIncomplete(_logger, endpoint.Address, endpoint.Name, plan.Name, report.Describe(plan));
                     else
-                        MetricsLog.ExtractRecovered(_logger, endpoint.Name, plan.Name);
+                        MetricsLog.ExtractRecovered(_logger, endpoint.Address, endpoint.Name, plan.Name);
                     status.LoggedIncomplete = incomplete;
                 }
                 delay = _intervalTicks;

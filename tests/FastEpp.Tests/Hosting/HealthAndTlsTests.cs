@@ -66,6 +66,36 @@ public sealed class HealthAndTlsTests
     }
 
     [Fact]
+    public async Task OneServer_EachPortServesOnlyItsOwnRoutes()
+    {
+        // ext_proc, health and metrics are three listeners of one Kestrel app; each must answer as its own server.
+        await using var epp = await EppServer.StartAsync();
+        using var health = Plain(epp.Host.HealthPort);
+        using var metrics = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{epp.Host.MetricsPort}") };
+
+        // The stock health service is not on the ext_proc port without --health-checking.
+        var e = await Assert.ThrowsAsync<RpcException>(async () => await new Health.HealthClient(epp.Channel).CheckAsync(new HealthCheckRequest()));
+        Assert.Equal(StatusCode.Unimplemented, e.StatusCode);
+        // ext_proc is not on the health port.
+        var stream = new ExternalProcessor.ExternalProcessorClient(health).Process();
+        e = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await stream.RequestStream.WriteAsync(new ProcessingRequest { RequestHeaders = new HttpHeaders() });
+            await stream.ResponseStream.MoveNext();
+        });
+        Assert.Equal(StatusCode.Unimplemented, e.StatusCode);
+        // The pool's health answer on the health port.
+        Assert.Equal(ServingStatus.Serving, (await new Health.HealthClient(health).CheckAsync(new HealthCheckRequest { Service = "readiness" })).Status);
+        // /metrics only on the metrics port; other paths 404 there.
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await metrics.GetAsync("/metrics")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await metrics.GetAsync("/healthz")).StatusCode);
+        using var h2 = new HttpClient { DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        var onExtProc = await h2.GetAsync($"http://127.0.0.1:{epp.Host.GrpcPort}/metrics");
+        Assert.Equal("12", Assert.Single(onExtProc.Headers.GetValues("grpc-status"))); // UNIMPLEMENTED, no page
+        Assert.Empty(await onExtProc.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task SecureServing_SelfSignedCertificate_H2Alpn_ServesExtProc()
     {
         var options = EppOptions.Parse(["--endpoints", "10.0.0.9:8000", "--bind-address", "127.0.0.1",

@@ -39,10 +39,14 @@ internal static class ZapLoggerExtensions
     public static void Zap(this ILogger logger, LogLevel level, string message, params KeyValuePair<string, object?>[] fields) =>
         logger.Zap(level, null, message, fields);
 
-    public static void Zap(this ILogger logger, LogLevel level, Exception? exception, string message, params KeyValuePair<string, object?>[] fields)
+    public static void Zap(this ILogger logger, LogLevel level, Exception? exception, string message, params KeyValuePair<string, object?>[] fields) =>
+        logger.Zap(level, default, exception, message, fields);
+
+    /// <param name="eventId">The line's event id (the caller field shows it; tests count lines by it).</param>
+    public static void Zap(this ILogger logger, LogLevel level, EventId eventId, Exception? exception, string message, params KeyValuePair<string, object?>[] fields)
     {
         if (logger.IsEnabled(level))
-            logger.Log(level, default, new ZapEntry(message, fields), exception, ZapEntry.Format);
+            logger.Log(level, eventId, new ZapEntry(message, fields), exception, ZapEntry.Format);
     }
 }
 

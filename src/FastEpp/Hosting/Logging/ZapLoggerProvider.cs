@@ -203,12 +203,16 @@ internal sealed class ZapLoggerProvider : ILoggerProvider
     {
         if (fields is not null)
         {
+            bool exactKeys = fields is ZapEntry; // the reference's keys as written ("InferencePool", "requestID")
             for (int i = 0; i < fields.Count; i++)
             {
                 var (key, value) = fields[i];
                 if (key == "{OriginalFormat}")
                     continue;
-                WriteKey(json, key);
+                if (exactKeys)
+                    json.WritePropertyName(key);
+                else
+                    WriteKey(json, key);
                 WriteValue(json, value, 0);
             }
         }
