@@ -1,0 +1,308 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using FastEpp.Gateway;
+
+namespace FastEpp.Chaos;
+
+/// <summary>A child process with its stdout/stderr appended to a log file.</summary>
+internal sealed class ChildProcess : IDisposable
+{
+    private readonly Process _p;
+    private readonly StreamWriter _log;
+
+    private ChildProcess(Process p, StreamWriter log)
+    {
+        _p = p;
+        _log = log;
+    }
+
+    public int Pid => _p.Id;
+    public bool Exited => _p.HasExited;
+
+    public static ChildProcess Start(string dll, IEnumerable<string> args, string logPath)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(dll);
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
+        psi.Environment["DOTNET_TieredPGO"] = "0";
+        var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        var p = new Process { StartInfo = psi };
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        p.Start();
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return new ChildProcess(p, log);
+    }
+
+    /// <summary>SIGKILL: no shutdown, no goodbye.</summary>
+    public void Kill()
+    {
+        try
+        {
+            _p.Kill(); // dotnet runs the EPP in this very process: no tree to walk
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        _p.WaitForExit(10_000);
+    }
+
+    /// <summary>Open file descriptors (/proc/pid/fd); -1 when the process is gone.</summary>
+    public int Fds()
+    {
+        try
+        {
+            return Directory.GetFiles($"/proc/{_p.Id}/fd").Length;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>Threads (/proc/pid/task); -1 when the process is gone.</summary>
+    public int Threads()
+    {
+        try
+        {
+            return Directory.GetDirectories($"/proc/{_p.Id}/task").Length;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
+
+    /// <summary>Resident set (MiB) from /proc/pid/status.</summary>
+    public double RssMiB()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{_p.Id}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return -1;
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _p.Dispose();
+        lock (_log)
+            _log.Dispose();
+    }
+}
+
+/// <summary>
+/// The fleet for one chaos run: fastepp-sim (child process, 4 replicas), a <see cref="FaultFront"/> per replica, the
+/// EPP (child process, static endpoints from a watched file, ports fixed so a restart reuses them) and the gateway
+/// emulator in process (fail-closed, plus a fail-open one for the EPP scenarios).
+/// </summary>
+internal sealed class Harness : IAsyncDisposable
+{
+    public const int Replicas = 4;
+    private readonly string _chaosDll;
+    private readonly string _dir;
+    private readonly HttpClient _admin = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+    private ChildProcess? _sim;
+    private int _eppGeneration;
+
+    private Harness(string chaosDll, string dir)
+    {
+        _chaosDll = chaosDll;
+        _dir = dir;
+    }
+
+    public int SimBasePort { get; private set; }
+    public FaultFront[] Fronts { get; } = new FaultFront[Replicas];
+    public ChildProcess? Epp { get; private set; }
+    public int EppPort { get; private set; }
+    public string EndpointsFile => Path.Combine(_dir, "endpoints.txt");
+    public string ConfigFile => Path.Combine(_dir, "config.yaml");
+    public GatewayServer GatewayClosed { get; private set; } = null!;
+    public GatewayServer GatewayOpen { get; private set; } = null!;
+    public HttpClient Admin => _admin;
+
+    public static async Task<Harness> StartAsync(string chaosDll, string simDll, string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var h = new Harness(chaosDll, dir);
+        h.SimBasePort = FreePortRun(Replicas);
+        h._sim = ChildProcess.Start(simDll, ["--replicas", Replicas.ToString(CultureInfo.InvariantCulture), "--port", h.SimBasePort.ToString(CultureInfo.InvariantCulture),
+            "--max-num-seqs", "8", "--seed", "11"], Path.Combine(dir, "sim.log"));
+        for (int i = 0; i < Replicas; i++)
+            await WaitHttpAsync(h._admin, $"http://127.0.0.1:{h.SimBasePort + i}/health", TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        for (int i = 0; i < Replicas; i++)
+        {
+            h.Fronts[i] = new FaultFront(h.SimBasePort + i, h._admin);
+            h.Fronts[i].Start();
+        }
+        h.WriteEndpoints(Enumerable.Range(0, Replicas));
+        // The reference's default profile, with the max-score picker returning a fallback endpoint: the gateway tries
+        // it when the primary refuses the connection (a replica that died between two readiness checks).
+        File.WriteAllText(h.ConfigFile, """
+            apiVersion: inference.networking.x-k8s.io/v1alpha1
+            kind: EndpointPickerConfig
+            plugins:
+            - type: queue-scorer
+            - type: kv-cache-utilization-scorer
+            - type: prefix-cache-scorer
+            - type: max-score-picker
+              parameters: {maxNumOfEndpoints: 2}
+            schedulingProfiles:
+            - name: default
+              plugins:
+              - {pluginRef: queue-scorer, weight: 2}
+              - {pluginRef: kv-cache-utilization-scorer, weight: 2}
+              - {pluginRef: prefix-cache-scorer, weight: 3}
+              - {pluginRef: max-score-picker}
+            """);
+        h.EppPort = FreePortRun(3);
+        await h.StartEppAsync().ConfigureAwait(false);
+
+        var closed = new GatewayOptions { Mode = RoutingMode.Epp, Epp = "127.0.0.1:" + h.EppPort, FailureMode = FailureMode.Closed, Port = 0 };
+        h.GatewayClosed = GatewayServer.Create(closed);
+        await h.GatewayClosed.StartAsync().ConfigureAwait(false);
+        var open = new GatewayOptions { Mode = RoutingMode.Epp, Epp = "127.0.0.1:" + h.EppPort, FailureMode = FailureMode.Open, Port = 0 };
+        foreach (FaultFront f in h.Fronts)
+            open.Upstreams.Add(f.Endpoint);
+        h.GatewayOpen = GatewayServer.Create(open);
+        await h.GatewayOpen.StartAsync().ConfigureAwait(false);
+        return h;
+    }
+
+    /// <summary>The static endpoints the EPP routes over (the file it watches; one line per replica front).</summary>
+    public void WriteEndpoints(IEnumerable<int> replicas)
+    {
+        string tmp = EndpointsFile + ".tmp";
+        File.WriteAllLines(tmp, replicas.Select(i => Fronts[i].Endpoint));
+        File.Move(tmp, EndpointsFile, overwrite: true); // atomic, as a ConfigMap update swaps the file
+    }
+
+    /// <summary>Starts the EPP child and waits until its gRPC port accepts connections.</summary>
+    public async Task StartEppAsync()
+    {
+        _eppGeneration++;
+        Epp = ChildProcess.Start(_chaosDll, ["--epp", "--endpoints", "@" + EndpointsFile, "--config-file", ConfigFile,
+            "--secure-serving=false", "--bind-address", "127.0.0.1", "--grpc-port", EppPort.ToString(CultureInfo.InvariantCulture),
+            "--grpc-health-port", (EppPort + 1).ToString(CultureInfo.InvariantCulture), "--metrics-port", (EppPort + 2).ToString(CultureInfo.InvariantCulture),
+            "--metrics-endpoint-auth=false", "-v", "2"], Path.Combine(_dir, $"epp-{_eppGeneration}.log"));
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < until)
+        {
+            if (Epp.Exited)
+                throw new InvalidOperationException("the EPP exited at start-up; see " + Path.Combine(_dir, $"epp-{_eppGeneration}.log"));
+            try
+            {
+                using var c = new TcpClient();
+                await c.ConnectAsync(IPAddress.Loopback, EppPort).ConfigureAwait(false);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(50).ConfigureAwait(false);
+            }
+        }
+        throw new TimeoutException("the EPP did not listen within 60 s");
+    }
+
+    /// <summary>The EPP's <c>fastepp_extproc_running_requests</c> gauge (-1 when unreadable).</summary>
+    public async Task<long> EppRunningAsync()
+    {
+        try
+        {
+            string page = await _admin.GetStringAsync($"http://127.0.0.1:{EppPort + 2}/metrics").ConfigureAwait(false);
+            foreach (string line in page.Split('\n'))
+            {
+                if (line.StartsWith("fastepp_extproc_running_requests ", StringComparison.Ordinal))
+                    return (long)double.Parse(line.AsSpan(line.IndexOf(' ') + 1), CultureInfo.InvariantCulture);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+        }
+        return -1;
+    }
+
+    public Task SimAdminAsync(string path) =>
+        _admin.PostAsync($"http://127.0.0.1:{SimBasePort}{path}", null).ContinueWith(t => t.Result.EnsureSuccessStatusCode(), TaskScheduler.Default);
+
+    private static async Task WaitHttpAsync(HttpClient http, string url, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                using var r = await http.GetAsync(url).ConfigureAwait(false);
+                if (r.StatusCode == HttpStatusCode.OK)
+                    return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                if (DateTime.UtcNow > until)
+                    throw;
+            }
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A run of <paramref name="n"/> consecutive free loopback ports (checked by binding them).</summary>
+    internal static int FreePortRun(int n)
+    {
+        var rnd = new Random();
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            int basePort = rnd.Next(20000, 60000 - n);
+            var held = new List<Socket>();
+            try
+            {
+                for (int i = 0; i < n; i++)
+                {
+                    var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    held.Add(s);
+                    s.Bind(new IPEndPoint(IPAddress.Loopback, basePort + i));
+                }
+                return basePort;
+            }
+            catch (SocketException)
+            {
+            }
+            finally
+            {
+                foreach (Socket s in held)
+                    s.Dispose();
+            }
+        }
+        throw new InvalidOperationException("no free port run");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (GatewayClosed is not null)
+            await GatewayClosed.DisposeAsync().ConfigureAwait(false);
+        if (GatewayOpen is not null)
+            await GatewayOpen.DisposeAsync().ConfigureAwait(false);
+        Epp?.Dispose();
+        foreach (FaultFront f in Fronts)
+        {
+            if (f is not null)
+                await f.DisposeAsync().ConfigureAwait(false);
+        }
+        _sim?.Dispose();
+        _admin.Dispose();
+    }
+}
