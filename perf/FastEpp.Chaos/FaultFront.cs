@@ -105,7 +105,7 @@ internal sealed class FaultFront : IAsyncDisposable
         }
     }
 
-    private static void Reset(Socket s)
+    internal static void Reset(Socket s)
     {
         try
         {
@@ -165,7 +165,7 @@ internal sealed class FaultFront : IAsyncDisposable
     }
 
     /// <summary>from → to until EOF (then half-close to); a reset on either side resets both.</summary>
-    private static async Task PipeAsync(Socket from, Socket to)
+    internal static async Task PipeAsync(Socket from, Socket to)
     {
         byte[] buffer = new byte[32 * 1024];
         try

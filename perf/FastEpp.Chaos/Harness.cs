@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using FastEpp.Gateway;
+using FastEpp.Tests.Kubernetes;
 
 namespace FastEpp.Chaos;
 
@@ -21,7 +22,7 @@ internal sealed class ChildProcess : IDisposable
     public int Pid => _p.Id;
     public bool Exited => _p.HasExited;
 
-    public static ChildProcess Start(string dll, IEnumerable<string> args, string logPath)
+    public static ChildProcess Start(string dll, IEnumerable<string> args, string logPath, IDictionary<string, string>? env = null)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -31,6 +32,11 @@ internal sealed class ChildProcess : IDisposable
         foreach (string a in args)
             psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_TieredPGO"] = "0";
+        if (env is not null)
+        {
+            foreach (var kv in env)
+                psi.Environment[kv.Key] = kv.Value;
+        }
         var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         var p = new Process { StartInfo = psi };
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
@@ -136,8 +142,9 @@ internal sealed class Harness : IAsyncDisposable
     public GatewayServer GatewayOpen { get; private set; } = null!;
     public HttpClient Admin => _admin;
 
-    public static async Task<Harness> StartAsync(string chaosDll, string simDll, string dir)
+    public static async Task<Harness> StartAsync(string chaosDll, string simDll, string dir, bool kube = false)
     {
+        dir = Path.Combine(dir, kube ? "kube" : "static");
         Directory.CreateDirectory(dir);
         var h = new Harness(chaosDll, dir);
         h.SimBasePort = FreePortRun(Replicas);
@@ -170,18 +177,104 @@ internal sealed class Harness : IAsyncDisposable
               - {pluginRef: prefix-cache-scorer, weight: 3}
               - {pluginRef: max-score-picker}
             """);
-        h.EppPort = FreePortRun(3);
-        await h.StartEppAsync().ConfigureAwait(false);
+        string eppAddress;
+        if (kube)
+        {
+            // Pool mode against the fake API server: one pod (127.0.0.1) whose InferencePool lists the four fronts as
+            // target ports; two EPP replicas with leader election behind a Service that routes to the ready one.
+            h.Api = await FakeKubeApiServer.StartAsync().ConfigureAwait(false);
+            h.Kubeconfig = h.Api.WriteKubeconfig(dir);
+            h.Api.Upsert(FakeKubeApiServer.Pods("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Pod("vllm-0", "127.0.0.1"));
+            h.SetPoolPorts(Enumerable.Range(0, Replicas));
+            h.KubeEpps = [(null!, FreePortRun(3)), (null!, FreePortRun(3))];
+            for (int i = 0; i < 2; i++)
+                await h.StartKubeEppAsync(i).ConfigureAwait(false);
+            h.Service = new ServiceProxy(() => h.KubeEpps.Select(e => (e.Port, e.Port + 1)).ToList());
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (h.Service.ReadyPort == 0 && DateTime.UtcNow < until)
+                await Task.Delay(100).ConfigureAwait(false);
+            if (!h.SyncLeader())
+                throw new TimeoutException("no EPP replica became ready (leader) within 60 s");
+            eppAddress = "127.0.0.1:" + h.Service.Port;
+        }
+        else
+        {
+            h.EppPort = FreePortRun(3);
+            await h.StartEppAsync().ConfigureAwait(false);
+            eppAddress = "127.0.0.1:" + h.EppPort;
+        }
 
-        var closed = new GatewayOptions { Mode = RoutingMode.Epp, Epp = "127.0.0.1:" + h.EppPort, FailureMode = FailureMode.Closed, Port = 0 };
+        var closed = new GatewayOptions { Mode = RoutingMode.Epp, Epp = eppAddress, FailureMode = FailureMode.Closed, Port = 0 };
         h.GatewayClosed = GatewayServer.Create(closed);
         await h.GatewayClosed.StartAsync().ConfigureAwait(false);
-        var open = new GatewayOptions { Mode = RoutingMode.Epp, Epp = "127.0.0.1:" + h.EppPort, FailureMode = FailureMode.Open, Port = 0 };
+        var open = new GatewayOptions { Mode = RoutingMode.Epp, Epp = eppAddress, FailureMode = FailureMode.Open, Port = 0 };
         foreach (FaultFront f in h.Fronts)
             open.Upstreams.Add(f.Endpoint);
         h.GatewayOpen = GatewayServer.Create(open);
         await h.GatewayOpen.StartAsync().ConfigureAwait(false);
         return h;
+    }
+
+    public FakeKubeApiServer? Api { get; private set; }
+    public string Kubeconfig { get; private set; } = "";
+    public ServiceProxy? Service { get; private set; }
+
+    /// <summary>Pool mode: the EPP replicas (process, gRPC port; health = port + 1, metrics = port + 2).</summary>
+    public (ChildProcess Proc, int Port)[] KubeEpps { get; private set; } = [];
+
+    /// <summary>The InferencePool's target ports: the fronts of <paramref name="replicas"/>.</summary>
+    public void SetPoolPorts(IEnumerable<int> replicas) =>
+        Api!.Upsert(FakeKubeApiServer.Pools("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Pool("pool1", new() { ["app"] = "vllm" }, replicas.Select(i => Fronts[i].Port).ToArray()));
+
+    /// <summary>Pool mode: <see cref="Epp"/>/<see cref="EppPort"/> follow the ready replica (the leader); false when none is.</summary>
+    public bool SyncLeader()
+    {
+        int ready = Service!.ReadyPort;
+        foreach (var (proc, port) in KubeEpps)
+        {
+            if (port == ready)
+            {
+                Epp = proc;
+                EppPort = port;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Starts (or restarts) EPP replica <paramref name="i"/> in pool mode with leader election.</summary>
+    public async Task StartKubeEppAsync(int i)
+    {
+        _eppGeneration++;
+        int port = KubeEpps[i].Port;
+        string log = Path.Combine(_dir, $"epp-{_eppGeneration}.log");
+        var p = ChildProcess.Start(_chaosDll, ["--epp", "--pool-name", "pool1", "--pool-namespace", "ns1", "--ha-enable-leader-election", "--config-file", ConfigFile,
+            "--secure-serving=false", "--bind-address", "127.0.0.1", "--grpc-port", port.ToString(CultureInfo.InvariantCulture),
+            "--grpc-health-port", (port + 1).ToString(CultureInfo.InvariantCulture), "--metrics-port", (port + 2).ToString(CultureInfo.InvariantCulture),
+            "--metrics-endpoint-auth=false", "-v", "2"], log, new Dictionary<string, string> { ["KUBECONFIG"] = Kubeconfig });
+        KubeEpps[i] = (p, port);
+        await WaitListeningAsync(p, port, log).ConfigureAwait(false);
+    }
+
+    private static async Task WaitListeningAsync(ChildProcess p, int port, string log)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < until)
+        {
+            if (p.Exited)
+                throw new InvalidOperationException("the EPP exited at start-up; see " + log);
+            try
+            {
+                using var c = new TcpClient();
+                await c.ConnectAsync(IPAddress.Loopback, port).ConfigureAwait(false);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(50).ConfigureAwait(false);
+            }
+        }
+        throw new TimeoutException("the EPP did not listen within 60 s");
     }
 
     /// <summary>The static endpoints the EPP routes over (the file it watches; one line per replica front).</summary>
@@ -200,23 +293,7 @@ internal sealed class Harness : IAsyncDisposable
             "--secure-serving=false", "--bind-address", "127.0.0.1", "--grpc-port", EppPort.ToString(CultureInfo.InvariantCulture),
             "--grpc-health-port", (EppPort + 1).ToString(CultureInfo.InvariantCulture), "--metrics-port", (EppPort + 2).ToString(CultureInfo.InvariantCulture),
             "--metrics-endpoint-auth=false", "-v", "2"], Path.Combine(_dir, $"epp-{_eppGeneration}.log"));
-        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (DateTime.UtcNow < until)
-        {
-            if (Epp.Exited)
-                throw new InvalidOperationException("the EPP exited at start-up; see " + Path.Combine(_dir, $"epp-{_eppGeneration}.log"));
-            try
-            {
-                using var c = new TcpClient();
-                await c.ConnectAsync(IPAddress.Loopback, EppPort).ConfigureAwait(false);
-                return;
-            }
-            catch (SocketException)
-            {
-                await Task.Delay(50).ConfigureAwait(false);
-            }
-        }
-        throw new TimeoutException("the EPP did not listen within 60 s");
+        await WaitListeningAsync(Epp, EppPort, Path.Combine(_dir, $"epp-{_eppGeneration}.log")).ConfigureAwait(false);
     }
 
     /// <summary>The EPP's <c>fastepp_extproc_running_requests</c> gauge (-1 when unreadable).</summary>
@@ -296,7 +373,19 @@ internal sealed class Harness : IAsyncDisposable
             await GatewayClosed.DisposeAsync().ConfigureAwait(false);
         if (GatewayOpen is not null)
             await GatewayOpen.DisposeAsync().ConfigureAwait(false);
-        Epp?.Dispose();
+        if (Service is not null)
+            await Service.DisposeAsync().ConfigureAwait(false);
+        if (KubeEpps.Length > 0)
+        {
+            foreach (var (proc, _) in KubeEpps)
+                proc?.Dispose();
+        }
+        else
+        {
+            Epp?.Dispose();
+        }
+        if (Api is not null)
+            await Api.DisposeAsync().ConfigureAwait(false);
         foreach (FaultFront f in Fronts)
         {
             if (f is not null)

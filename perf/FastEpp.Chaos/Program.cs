@@ -41,36 +41,44 @@ var phases = fast ? new Phases(2000, 3000, 3000) : new Phases(3000, 6000, 5000);
 outDir = Path.GetFullPath(Path.Combine(outDir, DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
 var clock = Stopwatch.StartNew();
 Console.WriteLine($"fastepp-chaos: {chosen.Count} scenario(s), phases warm {phases.Warm / 1000.0:0.#} s / fault {phases.Fault / 1000.0:0.#} s / recovery {phases.Recover / 1000.0:0.#} s, logs in {outDir}");
-await using Harness h = await Harness.StartAsync(chaosDll, simDll, outDir);
-Scenarios.CsvDir = outDir;
-Console.WriteLine($"fleet: fastepp-sim 4 replicas (max-num-seqs 8) behind fault fronts {string.Join(",", h.Fronts.Select(f => f.Endpoint))}; EPP pid {h.Epp!.Pid} on :{h.EppPort}; gateway {h.GatewayClosed.BaseAddress} (fail-closed), {h.GatewayOpen.BaseAddress} (fail-open)");
-
-// Warm the whole path once and take the EPP's resting fds/threads as the leak baseline.
-await using (var warm = new Load(h.GatewayClosed.BaseAddress, clock, TimeSpan.FromSeconds(20)))
-{
-    warm.Concurrency = 12;
-    await Task.Delay(3000);
-}
-int baseFds = h.Epp.Fds(), baseThreads = h.Epp.Threads();
-
 var results = new List<Result>();
-foreach (var s in chosen)
+foreach (bool kube in new[] { false, true })
 {
-    Console.WriteLine($"-- {s.Name}: {s.Fault}");
-    Result r;
-    try
+    var group = chosen.Where(s => s.Kube == kube).ToList();
+    if (group.Count == 0)
+        continue;
+    await using Harness h = await Harness.StartAsync(chaosDll, simDll, outDir, kube);
+    Scenarios.CsvDir = Path.Combine(outDir, kube ? "kube" : "static");
+    Console.WriteLine(kube
+        ? $"fleet (pool mode): fake API server {h.Api!.BaseAddress}, EPP replicas :{h.KubeEpps[0].Port} and :{h.KubeEpps[1].Port} behind a Service on :{h.Service!.Port} (leader :{h.EppPort}); fronts {string.Join(",", h.Fronts.Select(f => f.Endpoint))}"
+        : $"fleet: fastepp-sim 4 replicas (max-num-seqs 8) behind fault fronts {string.Join(",", h.Fronts.Select(f => f.Endpoint))}; EPP pid {h.Epp!.Pid} on :{h.EppPort}; gateway {h.GatewayClosed.BaseAddress} (fail-closed), {h.GatewayOpen.BaseAddress} (fail-open)");
+
+    // Warm the whole path once and take the EPP's resting fds/threads as the leak baseline.
+    await using (var warm = new Load(h.GatewayClosed.BaseAddress, clock, TimeSpan.FromSeconds(20)))
     {
-        r = await Scenarios.RunAsync(h, s, phases, clock, baseFds, baseThreads);
+        warm.Concurrency = 12;
+        await Task.Delay(3000);
     }
-    catch (Exception e)
+    int baseFds = h.Epp!.Fds(), baseThreads = h.Epp.Threads();
+
+    foreach (var s in group)
     {
-        r = new Result(s.Name, s.Fault);
-        r.Rule(false, "the scenario itself failed: " + e.GetType().Name + ": " + e.Message);
+        Console.WriteLine($"-- {s.Name}: {s.Fault}");
+        Result r;
+        try
+        {
+            r = await Scenarios.RunAsync(h, s, phases, clock, baseFds, baseThreads);
+        }
+        catch (Exception e)
+        {
+            r = new Result(s.Name, s.Fault);
+            r.Rule(false, "the scenario itself failed: " + e.GetType().Name + ": " + e.Message);
+        }
+        results.Add(r);
+        Console.WriteLine($"   {r.Requests} requests, {r.Failed} failed ({r.Allowed} allowed by the rule), {r.Hangs} hung; {r.Figure}; {r.Recovery}; {r.Leaks} → {(r.Pass ? "PASS" : "FAIL: " + string.Join("; ", r.Broken))}");
+        if (!kube && h.Epp.Exited)
+            await h.StartEppAsync();
     }
-    results.Add(r);
-    Console.WriteLine($"   {r.Requests} requests, {r.Failed} failed ({r.Allowed} allowed by the rule), {r.Hangs} hung; {r.Figure}; {r.Recovery}; {r.Leaks} → {(r.Pass ? "PASS" : "FAIL: " + string.Join("; ", r.Broken))}");
-    if (h.Epp.Exited)
-        await h.StartEppAsync();
 }
 
 Console.WriteLine();

@@ -41,7 +41,7 @@ internal sealed class Timeline
 
 internal static class Scenarios
 {
-    public sealed record Scenario(string Name, string Fault, bool Fast, bool FailOpen, int Concurrency, ScenarioBody Body);
+    public sealed record Scenario(string Name, string Fault, bool Fast, bool FailOpen, int Concurrency, ScenarioBody Body, bool Kube = false);
 
     public static readonly Scenario[] All =
     [
@@ -55,6 +55,9 @@ internal static class Scenarios
         new("epp-kill-closed", "EPP SIGKILLed under load, restarted; gateway failureMode FailClose", true, false, 12, EppKillAsync),
         new("epp-kill-open", "EPP SIGKILLed under load, restarted; gateway failureMode FailOpen", false, true, 12, EppKillAsync),
         new("endpoints-file", "endpoints file: replica 2 removed, then a malformed file, then replica 2 back", true, false, 12, EndpointsFileAsync),
+        new("leader-failover", "pool mode, 2 EPP replicas with leader election: the leader SIGKILLed under load, restarted as standby", false, false, 12, LeaderFailoverAsync, Kube: true),
+        new("watch-drop", "pool mode: every watch connection cut mid-event, then the pool loses replica 3's port, then gets it back", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: false), Kube: true),
+        new("watch-gone", "pool mode: history compacted and every watch ended with 410 Gone, then the pool loses replica 3's port, then gets it back", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: true), Kube: true),
     ];
 
     /// <summary>Runs one scenario: warm-up, fault, recovery, stop, then the common rules (no hang, nothing leaks).</summary>
@@ -309,6 +312,67 @@ internal static class Scenarios
             r.Rule(lastOld - removed <= 3000, $"the removed replica still got new requests {Ms(lastOld - removed)} after the change (file poll 1 s)");
             r.Rule(whileMalformed.All(x => x.Replica != victim), "a malformed file changed the endpoint list");
             r.Rule(!double.IsNaN(firstNew) && firstNew - added <= 3000, "the re-added replica was not routed to within 3 s");
+        };
+    }
+
+    // ---- leader election: the leader killed ----
+    private static async Task LeaderFailoverAsync(Harness h, Load load, Timeline t, Result r)
+    {
+        int leader = Array.FindIndex(h.KubeEpps, e => e.Port == h.Service!.ReadyPort);
+        if (leader < 0)
+            throw new InvalidOperationException("no leader before the kill");
+        double killed = load.Now;
+        h.KubeEpps[leader].Proc.Kill();
+        double dead = load.Now;
+        int standbyPort = h.KubeEpps[1 - leader].Port;
+        while (h.Service!.ReadyPort != standbyPort && load.Now - killed < 40_000)
+            await Task.Delay(20).ConfigureAwait(false);
+        double ready = load.Now;
+        bool tookOver = h.Service.ReadyPort == standbyPort;
+        h.SyncLeader();
+        await h.StartKubeEppAsync(leader).ConfigureAwait(false); // the killed pod comes back as the standby
+        t.End = Math.Max(t.End, load.Now + 3000);
+        PostCheck = (r, all, t) =>
+        {
+            bool InFlight(Record x) => x.Start < dead && x.End >= killed;
+            var failed = all.Where(x => x.Outcome != Outcome.Ok).ToList();
+            var back = all.Where(x => x.Start >= dead && x.Outcome == Outcome.Ok && x.ViaEpp).OrderBy(x => x.Start).FirstOrDefault();
+            double backAt = back.Start > 0 ? back.Start : double.NaN;
+            var refused = failed.Where(x => !InFlight(x) && x.Outcome == Outcome.Status && x.Status == 503 && x.Start >= killed && (double.IsNaN(backAt) || x.Start < backAt + 1000)).ToList();
+            var unexpected = failed.Where(x => !InFlight(x)).Except(refused).ToList();
+            r.Allowed = failed.Count - unexpected.Count;
+            r.Figure = $"{all.Count(InFlight)} in flight at the kill → {failed.Count(InFlight)} errors; {refused.Count} answered 503 while no replica was ready (fail-closed, p99 {Ms(Load.Percentile(refused, 0.99))})";
+            r.Recovery = tookOver ? $"standby ready (lease taken, pool synced) {Ms(ready - killed)} after the kill (lease 15 s, retry 2 s); first routed request {Ms(backAt - ready)} after that" : "the standby never became ready";
+            r.Rule(tookOver && ready - killed <= 20_000, $"standby takeover {Ms(ready - killed)} > lease duration 15 s + retry period 2 s + 3 s");
+            r.Rule(!double.IsNaN(backAt) && backAt - ready <= 3000, "routing not back within 3 s of the standby's readiness");
+            r.Rule(unexpected.Count == 0, $"{unexpected.Count} unexpected failures (first: {Describe(unexpected)})");
+        };
+    }
+
+    // ---- the Kubernetes watch dropped / expired ----
+    private static async Task WatchDisruptionAsync(Harness h, Load load, Timeline t, Result r, bool gone)
+    {
+        const int victim = 3;
+        if (gone)
+            h.Api!.ExpireWatches();
+        else
+            h.Api!.DropWatches(midLine: true);
+        await Task.Delay(200).ConfigureAwait(false);
+        double removed = load.Now;
+        h.SetPoolPorts([0, 1, 2]);
+        await At(load, t.T1).ConfigureAwait(false);
+        double added = load.Now;
+        h.SetPoolPorts([0, 1, 2, 3]);
+        PostCheck = (r, all, t) =>
+        {
+            var failed = all.Where(x => x.Outcome != Outcome.Ok).ToList();
+            double lastOld = all.Where(x => x.Start >= removed && x.Start < added && x.Replica == victim).Select(x => x.Start).DefaultIfEmpty(removed).Max();
+            double firstNew = all.Where(x => x.Start >= added && x.Replica == victim).Select(x => x.Start).DefaultIfEmpty(double.NaN).Min();
+            r.Figure = $"{h.Api!.WatchRequests} watch requests so far; replica 3's port removed 200 ms after the disruption: its last new request {Ms(lastOld - removed)} after the change";
+            r.Recovery = double.IsNaN(firstNew) ? "port re-added: never routed to" : $"port re-added: routed to {Ms(firstNew - added)} after the change";
+            r.Rule(failed.Count == 0, $"{failed.Count} requests failed (first: {Describe(failed)})");
+            r.Rule(lastOld - removed <= 5000, $"the pool change was followed only {Ms(lastOld - removed)} later");
+            r.Rule(!double.IsNaN(firstNew) && firstNew - added <= 5000, "the re-added port was not routed to within 5 s");
         };
     }
 
