@@ -183,7 +183,14 @@ internal sealed class Harness : IAsyncDisposable
             // Pool mode against the fake API server: one pod (127.0.0.1) whose InferencePool lists the four fronts as
             // target ports; two EPP replicas with leader election behind a Service that routes to the ready one.
             h.Api = await FakeKubeApiServer.StartAsync().ConfigureAwait(false);
-            h.Kubeconfig = h.Api.WriteKubeconfig(dir);
+            // The EPPs reach the API server through a front, so that it can "restart" (connections reset, refused, back
+            // with its data, as etcd keeps it).
+            h.ApiFront = new FaultFront(h.Api.BaseAddress.Port, h._admin);
+            h.ApiFront.Start();
+            h.Kubeconfig = Path.Combine(dir, "kubeconfig");
+            File.WriteAllText(h.Kubeconfig, h.Api.WriteKubeconfig(dir) is { } original
+                ? File.ReadAllText(original).Replace(h.Api.BaseAddress.ToString().TrimEnd('/'), "http://" + h.ApiFront.Endpoint, StringComparison.Ordinal)
+                : "");
             h.Api.Upsert(FakeKubeApiServer.Pods("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Pod("vllm-0", "127.0.0.1"));
             h.SetPoolPorts(Enumerable.Range(0, Replicas));
             h.KubeEpps = [(null!, FreePortRun(3)), (null!, FreePortRun(3))];
@@ -218,6 +225,7 @@ internal sealed class Harness : IAsyncDisposable
     public FakeKubeApiServer? Api { get; private set; }
     public string Kubeconfig { get; private set; } = "";
     public ServiceProxy? Service { get; private set; }
+    public FaultFront? ApiFront { get; private set; }
 
     /// <summary>Pool mode: the EPP replicas (process, gRPC port; health = port + 1, metrics = port + 2).</summary>
     public (ChildProcess Proc, int Port)[] KubeEpps { get; private set; } = [];
@@ -384,6 +392,8 @@ internal sealed class Harness : IAsyncDisposable
         {
             Epp?.Dispose();
         }
+        if (ApiFront is not null)
+            await ApiFront.DisposeAsync().ConfigureAwait(false);
         if (Api is not null)
             await Api.DisposeAsync().ConfigureAwait(false);
         foreach (FaultFront f in Fronts)

@@ -57,6 +57,7 @@ internal static class Scenarios
         new("endpoints-file", "endpoints file: replica 2 removed, then a malformed file, then replica 2 back", true, false, 12, EndpointsFileAsync),
         new("leader-failover", "pool mode, 2 EPP replicas with leader election: the leader SIGKILLed under load, restarted as standby", false, false, 12, LeaderFailoverAsync, Kube: true),
         new("watch-drop", "pool mode: every watch connection cut mid-event, then the pool loses replica 3's port, then gets it back", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: false), Kube: true),
+        new("api-restart", "pool mode: the API server goes away for 3 s (every connection reset, port refused) and comes back with its data; then the pool loses replica 3's port, then gets it back", false, false, 12, ApiRestartAsync, Kube: true),
         new("watch-gone", "pool mode: history compacted and every watch ended with 410 Gone, then the pool loses replica 3's port, then gets it back", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: true), Kube: true),
     ];
 
@@ -372,6 +373,39 @@ internal static class Scenarios
             r.Recovery = double.IsNaN(firstNew) ? "port re-added: never routed to" : $"port re-added: routed to {Ms(firstNew - added)} after the change";
             r.Rule(failed.Count == 0, $"{failed.Count} requests failed (first: {Describe(failed)})");
             r.Rule(lastOld - removed <= 5000, $"the pool change was followed only {Ms(lastOld - removed)} later");
+            r.Rule(!double.IsNaN(firstNew) && firstNew - added <= 5000, "the re-added port was not routed to within 5 s");
+        };
+    }
+
+    // ---- the API server restarted ----
+    private static async Task ApiRestartAsync(Harness h, Load load, Timeline t, Result r)
+    {
+        const int victim = 3;
+        int leaderPort = h.Service!.ReadyPort;
+        double down = load.Now;
+        h.ApiFront!.Kill();
+        await At(load, t.T0 + 3000).ConfigureAwait(false);
+        double up = load.Now;
+        h.ApiFront.Revive();
+        await Task.Delay(500).ConfigureAwait(false);
+        double removed = load.Now;
+        h.SetPoolPorts([0, 1, 2]);
+        await At(load, Math.Max(t.T1, removed + 4000)).ConfigureAwait(false);
+        double added = load.Now;
+        h.SetPoolPorts([0, 1, 2, 3]);
+        t.End = Math.Max(t.End, load.Now + 4000);
+        PostCheck = (r, all, t) =>
+        {
+            var failed = all.Where(x => x.Outcome != Outcome.Ok).ToList();
+            var outage = all.Where(x => x.Start >= down && x.Start < up).ToList();
+            double lastOld = all.Where(x => x.Start >= removed && x.Start < added && x.Replica == victim).Select(x => x.Start).DefaultIfEmpty(removed).Max();
+            double firstNew = all.Where(x => x.Start >= added && x.Replica == victim).Select(x => x.Start).DefaultIfEmpty(double.NaN).Min();
+            bool sameLeader = h.Service.ReadyPort == leaderPort;
+            r.Figure = $"{outage.Count(x => x.Outcome == Outcome.Ok)}/{outage.Count} OK during the outage (last known endpoints); leader kept its lease: {sameLeader}; pool change 0.5 s after the API came back followed in {Ms(lastOld - removed)}";
+            r.Recovery = double.IsNaN(firstNew) ? "port re-added: never routed to" : $"port re-added: routed to {Ms(firstNew - added)} after the change";
+            r.Rule(failed.Count == 0, $"{failed.Count} requests failed (first: {Describe(failed)})");
+            r.Rule(sameLeader, "a 3 s API outage (renew deadline 10 s) changed the leader");
+            r.Rule(lastOld - removed <= 5000, $"the pool change after the restart was followed only {Ms(lastOld - removed)} later");
             r.Rule(!double.IsNaN(firstNew) && firstNew - added <= 5000, "the re-added port was not routed to within 5 s");
         };
     }
