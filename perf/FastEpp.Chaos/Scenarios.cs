@@ -55,6 +55,7 @@ internal static class Scenarios
         new("epp-kill-closed", "EPP SIGKILLed under load, restarted; gateway failureMode FailClose", true, false, 12, EppKillAsync),
         new("epp-kill-open", "EPP SIGKILLed under load, restarted; gateway failureMode FailOpen", false, true, 12, EppKillAsync),
         new("endpoints-file", "endpoints file: replica 2 removed, then a malformed file, then replica 2 back", true, false, 12, EndpointsFileAsync),
+        new("config-file", "the EndpointPickerConfig file rewritten under load (malformed YAML, then the original back)", false, false, 12, ConfigFileAsync),
         new("leader-failover", "pool mode, 2 EPP replicas with leader election: the leader SIGKILLed under load, restarted as standby", false, false, 12, LeaderFailoverAsync, Kube: true),
         new("watch-drop", "pool mode: every watch connection cut mid-event, then the pool loses replica 3's port, then gets it back", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: false), Kube: true),
         new("api-restart", "pool mode: the API server goes away for 3 s (every connection reset, port refused) and comes back with its data; then the pool loses replica 3's port, then gets it back", false, false, 12, ApiRestartAsync, Kube: true),
@@ -314,6 +315,26 @@ internal static class Scenarios
             r.Rule(lastOld - removed <= 3000, $"the removed replica still got new requests {Ms(lastOld - removed)} after the change (file poll 1 s)");
             r.Rule(whileMalformed.All(x => x.Replica != victim), "a malformed file changed the endpoint list");
             r.Rule(!double.IsNaN(firstNew) && firstNew - added <= 3000, "the re-added replica was not routed to within 3 s");
+        };
+    }
+
+    // ---- the EndpointPickerConfig file changed ----
+    private static async Task ConfigFileAsync(Harness h, Load load, Timeline t, Result r)
+    {
+        string original = File.ReadAllText(h.ConfigFile);
+        double changed = load.Now;
+        File.WriteAllText(h.ConfigFile, "apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\nplugins: [ {type: \n");
+        await At(load, t.T1).ConfigureAwait(false);
+        bool alive = !h.Epp!.Exited;
+        File.WriteAllText(h.ConfigFile, original);
+        PostCheck = (r, all, t) =>
+        {
+            var failed = all.Where(x => x.Outcome != Outcome.Ok).ToList();
+            var during = all.Where(x => x.Start >= changed && x.Start < t.T1).ToList();
+            r.Figure = $"{during.Count(x => x.Outcome == Outcome.Ok && x.ViaEpp)}/{during.Count} routed by the EPP while the file was malformed: the config is read at start-up only (as the reference); a restart applies a change";
+            r.Recovery = alive ? "EPP kept running" : "EPP exited";
+            r.Rule(failed.Count == 0, $"{failed.Count} requests failed (first: {Describe(failed)})");
+            r.Rule(alive, "the EPP exited when its config file changed");
         };
     }
 
