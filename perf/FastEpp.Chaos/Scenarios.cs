@@ -75,11 +75,19 @@ internal static class Scenarios
         t.T0 = load.Now;
         t.T1 = t.T0 + p.Fault;
         t.End = t.T1 + p.Recover;
-        Task body = s.Body(h, load, t, r);
-        await body.ConfigureAwait(false);
-        double wait = t.End - load.Now;
-        if (wait > 0)
-            await Task.Delay(TimeSpan.FromMilliseconds(wait)).ConfigureAwait(false);
+        try
+        {
+            await s.Body(h, load, t, r).ConfigureAwait(false);
+            double wait = t.End - load.Now;
+            if (wait > 0)
+                await Task.Delay(TimeSpan.FromMilliseconds(wait)).ConfigureAwait(false);
+        }
+        catch
+        {
+            PostCheck = null;
+            await load.DisposeAsync().ConfigureAwait(false); // no load left running into the next scenario
+            throw;
+        }
         await load.StopAsync().ConfigureAwait(false);
 
         var all = load.Between(start, double.MaxValue);
