@@ -193,6 +193,7 @@ internal sealed class Harness : IAsyncDisposable
                 : "");
             h.Api.Upsert(FakeKubeApiServer.Pods("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Pod("vllm-0", "127.0.0.1"));
             h.SetPoolPorts(Enumerable.Range(0, Replicas));
+            h.Api.Upsert(FakeKubeApiServer.Objectives("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Objective("sheddable", -1, "pool1"));
             h.KubeEpps = [(null!, FreePortRun(3)), (null!, FreePortRun(3))];
             for (int i = 0; i < 2; i++)
                 await h.StartKubeEppAsync(i).ConfigureAwait(false);

@@ -18,7 +18,7 @@ internal enum Outcome
 }
 
 /// <summary>One request as the client saw it; times in ms since the run's start.</summary>
-internal readonly record struct Record(double Start, double End, Outcome Outcome, int Status, int Replica, bool ViaEpp);
+internal readonly record struct Record(double Start, double End, Outcome Outcome, int Status, int Replica, bool ViaEpp, bool Sheddable = false);
 
 /// <summary>
 /// Steady closed-loop load on the gateway: <see cref="Concurrency"/> workers, each sending streaming chat completions
@@ -53,6 +53,9 @@ internal sealed class Load : IAsyncDisposable
     public TimeSpan Deadline { get; }
 
     public int InFlight;
+
+    /// <summary>Which requests (worker, sequence number) name the <c>sheddable</c> InferenceObjective (priority −1); null = none.</summary>
+    public Func<int, long, bool>? Sheddable { get; set; }
 
     /// <summary>Workers currently sending (the others idle).</summary>
     public int Concurrency
@@ -98,7 +101,7 @@ internal sealed class Load : IAsyncDisposable
             n++;
             // Half the prompts recur (prefix-cache affinity), half are new (any replica may win them).
             string prompt = n % 2 == 0 ? $"worker {id} topic {n % 5}: tell me about the weather in a city" : $"worker {id} question {n}: tell me about a city";
-            Record r = await OneAsync(prompt).ConfigureAwait(false);
+            Record r = await OneAsync(prompt, Sheddable?.Invoke(id, n) == true).ConfigureAwait(false);
             lock (_records)
                 _records.Add(r);
             if (r.Outcome != Outcome.Ok)
@@ -106,7 +109,7 @@ internal sealed class Load : IAsyncDisposable
         }
     }
 
-    private async Task<Record> OneAsync(string prompt)
+    private async Task<Record> OneAsync(string prompt, bool sheddable)
     {
         double start = Now;
         Interlocked.Increment(ref InFlight);
@@ -121,6 +124,8 @@ internal sealed class Load : IAsyncDisposable
                     "{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"stream\":true,\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}",
                     Encoding.UTF8, "application/json"),
             };
+            if (sheddable)
+                req.Headers.TryAddWithoutValidation("x-gateway-inference-objective", "sheddable");
             using HttpResponseMessage res = await _http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, cts.Token).ConfigureAwait(false);
             status = (int)res.StatusCode;
             if (res.Headers.TryGetValues("x-sim-replica", out var rv) && int.TryParse(rv.First(), out int ri))
@@ -128,15 +133,15 @@ internal sealed class Load : IAsyncDisposable
             viaEpp = res.Headers.Contains("x-went-into-resp-headers");
             byte[] body = await res.Content.ReadAsByteArrayAsync(cts.Token).ConfigureAwait(false);
             bool done = body.AsSpan().IndexOf("data: [DONE]"u8) >= 0;
-            return new Record(start, Now, status == 200 && done ? Outcome.Ok : status == 200 ? Outcome.Broken : Outcome.Status, status, replica, viaEpp);
+            return new Record(start, Now, status == 200 && done ? Outcome.Ok : status == 200 ? Outcome.Broken : Outcome.Status, status, replica, viaEpp, sheddable);
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
-            return new Record(start, Now, Outcome.Hang, status, replica, viaEpp);
+            return new Record(start, Now, Outcome.Hang, status, replica, viaEpp, sheddable);
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
-            return new Record(start, Now, Outcome.Broken, status, replica, viaEpp);
+            return new Record(start, Now, Outcome.Broken, status, replica, viaEpp, sheddable);
         }
         finally
         {

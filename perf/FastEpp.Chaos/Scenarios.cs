@@ -56,6 +56,7 @@ internal static class Scenarios
         new("epp-kill-open", "EPP SIGKILLed under load, restarted; gateway failureMode FailOpen", false, true, 12, EppKillAsync),
         new("endpoints-file", "endpoints file: replica 2 removed, then a malformed file, then replica 2 back", true, false, 12, EndpointsFileAsync),
         new("config-file", "the EndpointPickerConfig file rewritten under load (malformed YAML, then the original back)", false, false, 12, ConfigFileAsync),
+        new("saturation-shed", "pool mode, half the requests name a sheddable InferenceObjective (priority −1): load ×6 saturates every replica", false, false, 12, SaturationShedAsync, Kube: true),
         new("leader-failover", "pool mode, 2 EPP replicas with leader election: the leader SIGKILLed under load, restarted as standby", false, false, 12, LeaderFailoverAsync, Kube: true),
         new("watch-drop", "pool mode: every watch connection cut mid-event, then the pool loses replica 3's port, then gets it back", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: false), Kube: true),
         new("api-restart", "pool mode: the API server goes away for 3 s (every connection reset, port refused) and comes back with its data; then the pool loses replica 3's port, then gets it back", false, false, 12, ApiRestartAsync, Kube: true),
@@ -101,9 +102,9 @@ internal static class Scenarios
         {
             using var csv = new StreamWriter(Path.Combine(CsvDir, s.Name + ".csv"));
             csv.WriteLine($"# t0={t.T0:0} t1={t.T1:0} end={t.End:0}");
-            csv.WriteLine("start_ms,end_ms,outcome,status,replica,via_epp");
+            csv.WriteLine("start_ms,end_ms,outcome,status,replica,via_epp,sheddable");
             foreach (Record x in all)
-                csv.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{x.Start:0.0},{x.End:0.0},{x.Outcome},{x.Status},{x.Replica},{x.ViaEpp}"));
+                csv.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{x.Start:0.0},{x.End:0.0},{x.Outcome},{x.Status},{x.Replica},{x.ViaEpp},{x.Sheddable}"));
         }
         PostCheck = null;
         await load.DisposeAsync().ConfigureAwait(false);
@@ -251,6 +252,37 @@ internal static class Scenarios
                 $"({during.Count} requests, {failed.Count(x => x.Status == 429)} shed with 429: the default config sheds only sheddable (priority < 0) requests, these are priority 0)";
             r.Recovery = $"p50 {Ms(Load.Percentile(after, 0.5))} from 2 s after the burst";
             r.Rule(failed.Count == 0, $"{failed.Count} requests failed (first: {Describe(failed)})");
+        };
+    }
+
+    // ---- every replica saturated, sheddable traffic present ----
+    private static async Task SaturationShedAsync(Harness h, Load load, Timeline t, Result r)
+    {
+        // The load started before the body: from now on every other request of each worker is sheddable.
+        double from = load.Now;
+        load.Sheddable = static (_, n) => n % 2 == 0;
+        int normal = load.Concurrency;
+        load.Concurrency = normal * 6;
+        await At(load, t.T1).ConfigureAwait(false);
+        load.Concurrency = normal;
+        PostCheck = (r, all, t) =>
+        {
+            var marked = all.Where(x => x.Start >= from).ToList();
+            var critical = marked.Where(x => !x.Sheddable).ToList();
+            var sheddable = marked.Where(x => x.Sheddable).ToList();
+            var burst = sheddable.Where(x => x.Start < t.T1).ToList();
+            var shed = sheddable.Where(x => x.Outcome == Outcome.Status && x.Status == 429).ToList();
+            var otherSheddableFailures = sheddable.Where(x => x.Outcome != Outcome.Ok && !(x.Outcome == Outcome.Status && x.Status == 429)).ToList();
+            var lateShed = shed.Where(x => x.Start >= t.T1 + 3000).ToList();
+            var failedCritical = critical.Where(x => x.Outcome != Outcome.Ok).ToList();
+            r.Allowed = shed.Count;
+            r.Figure = $"priority 0: {critical.Count(x => x.Outcome == Outcome.Ok)}/{critical.Count} OK, p50/p99 {Ms(Load.Percentile(critical.Where(x => x.Start < t.T1).ToList(), 0.5))}/{Ms(Load.Percentile(critical.Where(x => x.Start < t.T1).ToList(), 0.99))} saturated; " +
+                $"sheddable: {burst.Count(x => x.Status == 429)} of {burst.Count} shed with 429 during the burst (p99 {Ms(Load.Percentile(shed, 0.99))}), {burst.Count(x => x.Outcome == Outcome.Ok)} served";
+            r.Recovery = $"{lateShed.Count} shed from 3 s after the burst; {sheddable.Count(x => x.Start >= t.T1 + 3000 && x.Outcome == Outcome.Ok)} sheddable served then";
+            r.Rule(failedCritical.Count == 0, $"{failedCritical.Count} priority-0 requests failed (first: {Describe(failedCritical)})");
+            r.Rule(otherSheddableFailures.Count == 0, $"{otherSheddableFailures.Count} sheddable requests failed otherwise than 429 (first: {Describe(otherSheddableFailures)})");
+            r.Rule(burst.Any(x => x.Status == 429), "no sheddable request was shed while every replica was saturated");
+            r.Rule(lateShed.Count == 0, $"{lateShed.Count} sheddable requests still shed 3 s after the burst");
         };
     }
 
