@@ -158,25 +158,7 @@ internal sealed class Harness : IAsyncDisposable
             h.Fronts[i].Start();
         }
         h.WriteEndpoints(Enumerable.Range(0, Replicas));
-        // The reference's default profile, with the max-score picker returning a fallback endpoint: the gateway tries
-        // it when the primary refuses the connection (a replica that died between two readiness checks).
-        File.WriteAllText(h.ConfigFile, """
-            apiVersion: inference.networking.x-k8s.io/v1alpha1
-            kind: EndpointPickerConfig
-            plugins:
-            - type: queue-scorer
-            - type: kv-cache-utilization-scorer
-            - type: prefix-cache-scorer
-            - type: max-score-picker
-              parameters: {maxNumOfEndpoints: 2}
-            schedulingProfiles:
-            - name: default
-              plugins:
-              - {pluginRef: queue-scorer, weight: 2}
-              - {pluginRef: kv-cache-utilization-scorer, weight: 2}
-              - {pluginRef: prefix-cache-scorer, weight: 3}
-              - {pluginRef: max-score-picker}
-            """);
+        File.WriteAllText(h.ConfigFile, DefaultConfig);
         string eppAddress;
         if (kube)
         {
@@ -284,6 +266,78 @@ internal sealed class Harness : IAsyncDisposable
             }
         }
         throw new TimeoutException("the EPP did not listen within 60 s");
+    }
+
+    /// <summary>
+    /// The reference's default profile, with the max-score picker returning a fallback endpoint: the gateway tries it
+    /// when the primary refuses the connection (a replica that died between two readiness checks).
+    /// </summary>
+    public const string DefaultConfig = """
+        apiVersion: inference.networking.x-k8s.io/v1alpha1
+        kind: EndpointPickerConfig
+        plugins:
+        - type: queue-scorer
+        - type: kv-cache-utilization-scorer
+        - type: prefix-cache-scorer
+        - type: max-score-picker
+          parameters: {maxNumOfEndpoints: 2}
+        schedulingProfiles:
+        - name: default
+          plugins:
+          - {pluginRef: queue-scorer, weight: 2}
+          - {pluginRef: kv-cache-utilization-scorer, weight: 2}
+          - {pluginRef: prefix-cache-scorer, weight: 3}
+          - {pluginRef: max-score-picker}
+        """;
+
+    /// <summary><see cref="DefaultConfig"/> with flow control on (queueing in the EPP while the pool is saturated).</summary>
+    public const string FlowControlConfig = DefaultConfig + "\nfeatureGates: [flowControl]\n";
+
+    /// <summary>Static mode: the EPP restarted (SIGKILL, start) with another config file content.</summary>
+    public async Task RestartEppWithConfigAsync(string config)
+    {
+        File.WriteAllText(ConfigFile, config);
+        Epp!.Kill();
+        Epp.Dispose();
+        await StartEppAsync().ConfigureAwait(false);
+        // Until the gateway's channel has reconnected, requests would be refused (fail-closed): wait for one routed.
+        using var http = new HttpClient();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < until)
+        {
+            try
+            {
+                using var res = await http.PostAsync(GatewayClosed.BaseAddress + "/v1/chat/completions",
+                    new StringContent("{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                        System.Text.Encoding.UTF8, "application/json")).ConfigureAwait(false);
+                if (res.IsSuccessStatusCode && res.Headers.Contains("x-went-into-resp-headers"))
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+        throw new TimeoutException("routing did not come back within 30 s after the EPP restart");
+    }
+
+    /// <summary>The sum of one gauge family's samples on the EPP's /metrics (0 when absent or unreadable).</summary>
+    public async Task<long> EppGaugeSumAsync(string family)
+    {
+        double sum = 0;
+        try
+        {
+            string page = await _admin.GetStringAsync($"http://127.0.0.1:{EppPort + 2}/metrics").ConfigureAwait(false);
+            foreach (string line in page.Split('\n'))
+            {
+                if (line.StartsWith(family, StringComparison.Ordinal) && (line.Length > family.Length && (line[family.Length] == '{' || line[family.Length] == ' ')))
+                    sum += double.Parse(line.AsSpan(line.LastIndexOf(' ') + 1), CultureInfo.InvariantCulture);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or FormatException)
+        {
+        }
+        return (long)sum;
     }
 
     /// <summary>The static endpoints the EPP routes over (the file it watches; one line per replica front).</summary>

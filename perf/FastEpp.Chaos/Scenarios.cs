@@ -41,7 +41,8 @@ internal sealed class Timeline
 
 internal static class Scenarios
 {
-    public sealed record Scenario(string Name, string Fault, bool Fast, bool FailOpen, int Concurrency, ScenarioBody Body, bool Kube = false);
+    public sealed record Scenario(string Name, string Fault, bool Fast, bool FailOpen, int Concurrency, ScenarioBody Body, bool Kube = false,
+        Func<Harness, Task>? Setup = null, Func<Harness, Task>? Teardown = null);
 
     public static readonly Scenario[] All =
     [
@@ -52,6 +53,8 @@ internal static class Scenarios
         new("metrics-endless", "replica 0's /metrics sends a body that never ends", true, false, 12, (h, l, t, r) => MetricsFaultAsync(h, l, t, r, MetricsFault.EndlessBody)),
         new("replica-500", "replica 1 answers every inference request 500", false, false, 12, Replica500Async),
         new("saturation", "load ×6 (72 streams) on 4 replicas of max-num-seqs 8: every replica queues", false, false, 12, SaturationAsync),
+        new("saturation-queue", "flow control on (featureGates: [flowControl], EPP restarted with it): load ×6 saturates every replica", false, false, 12, SaturationQueueAsync,
+            Setup: h => h.RestartEppWithConfigAsync(Harness.FlowControlConfig), Teardown: h => h.RestartEppWithConfigAsync(Harness.DefaultConfig)),
         new("epp-kill-closed", "EPP SIGKILLed under load, restarted; gateway failureMode FailClose", true, false, 12, EppKillAsync),
         new("epp-kill-open", "EPP SIGKILLed under load, restarted; gateway failureMode FailOpen", false, true, 12, EppKillAsync),
         new("endpoints-file", "endpoints file: replica 2 removed, then a malformed file, then replica 2 back", true, false, 12, EndpointsFileAsync),
@@ -67,6 +70,8 @@ internal static class Scenarios
     public static async Task<Result> RunAsync(Harness h, Scenario s, Phases p, Stopwatch clock, int baseFds, int baseThreads)
     {
         var r = new Result(s.Name, s.Fault);
+        if (s.Setup is not null)
+            await s.Setup(h).ConfigureAwait(false);
         GatewayServer gw = s.FailOpen ? h.GatewayOpen : h.GatewayClosed;
         var load = new Load(gw.BaseAddress, clock, TimeSpan.FromSeconds(20));
         var t = new Timeline();
@@ -108,6 +113,8 @@ internal static class Scenarios
         }
         PostCheck = null;
         await load.DisposeAsync().ConfigureAwait(false);
+        if (s.Teardown is not null)
+            await s.Teardown(h).ConfigureAwait(false);
         return r;
     }
 
@@ -252,6 +259,31 @@ internal static class Scenarios
                 $"({during.Count} requests, {failed.Count(x => x.Status == 429)} shed with 429: the default config sheds only sheddable (priority < 0) requests, these are priority 0)";
             r.Recovery = $"p50 {Ms(Load.Percentile(after, 0.5))} from 2 s after the burst";
             r.Rule(failed.Count == 0, $"{failed.Count} requests failed (first: {Describe(failed)})");
+        };
+    }
+
+    // ---- every replica saturated, flow control queueing in the EPP ----
+    private static async Task SaturationQueueAsync(Harness h, Load load, Timeline t, Result r)
+    {
+        int normal = load.Concurrency;
+        load.Concurrency = normal * 6;
+        long maxQueued = 0;
+        while (load.Now < t.T1)
+        {
+            maxQueued = Math.Max(maxQueued, await h.EppGaugeSumAsync("inference_extension_flow_control_queue_size").ConfigureAwait(false));
+            await Task.Delay(100).ConfigureAwait(false);
+        }
+        load.Concurrency = normal;
+        PostCheck = (r, all, t) =>
+        {
+            var before = all.Where(x => x.Start < t.T0).ToList();
+            var during = all.Where(x => x.Start >= t.T0 && x.Start < t.T1).ToList();
+            var after = all.Where(x => x.Start >= t.T1 + 2000).ToList();
+            var failed = all.Where(x => x.Outcome != Outcome.Ok).ToList();
+            r.Figure = $"p50/p99 {Ms(Load.Percentile(before, 0.5))}/{Ms(Load.Percentile(before, 0.99))} before, {Ms(Load.Percentile(during, 0.5))}/{Ms(Load.Percentile(during, 0.99))} saturated ({during.Count} requests); up to {maxQueued} requests queued in the EPP (flow-control queue-size gauge, sampled every 100 ms)";
+            r.Recovery = $"p50 {Ms(Load.Percentile(after, 0.5))} from 2 s after the burst";
+            r.Rule(failed.Count == 0, $"{failed.Count} requests failed (first: {Describe(failed)})");
+            r.Rule(maxQueued > 0, "flow control never queued a request while every replica was saturated");
         };
     }
 
