@@ -36,16 +36,24 @@ internal sealed class FaultFront : IAsyncDisposable
     private Socket? _listener;
     private long _endlessBytes;
 
-    public FaultFront(int upstreamPort, HttpClient metricsClient)
+    private readonly IPAddress _bind;
+
+    /// <param name="bind">Listen address (127.0.0.1 by default; pool mode gives each replica its own "pod IP" 127.0.0.x).</param>
+    /// <param name="port">Listen port; 0 = ephemeral (kept for <see cref="Revive"/>).</param>
+    public FaultFront(int upstreamPort, HttpClient metricsClient, IPAddress? bind = null, int port = 0)
     {
         _upstreamPort = upstreamPort;
         _metricsClient = metricsClient;
+        _bind = bind ?? IPAddress.Loopback;
+        Port = port;
     }
 
     /// <summary>The port the EPP and the gateway use for this replica.</summary>
     public int Port { get; private set; }
 
-    public string Endpoint => "127.0.0.1:" + Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public string Address => _bind.ToString();
+
+    public string Endpoint => Address + ":" + Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public volatile MetricsFault Fault;
 
@@ -65,7 +73,7 @@ internal sealed class FaultFront : IAsyncDisposable
     {
         var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, Port));
+        s.Bind(new IPEndPoint(_bind, Port));
         s.Listen(1024);
         Port = ((IPEndPoint)s.LocalEndPoint!).Port;
         _listener = s;

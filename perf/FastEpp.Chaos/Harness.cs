@@ -150,11 +150,15 @@ internal sealed class Harness : IAsyncDisposable
         h.SimBasePort = FreePortRun(Replicas);
         h._sim = ChildProcess.Start(simDll, ["--replicas", Replicas.ToString(CultureInfo.InvariantCulture), "--port", h.SimBasePort.ToString(CultureInfo.InvariantCulture),
             "--max-num-seqs", "8", "--seed", "11"], Path.Combine(dir, "sim.log"));
+        int podPort = kube ? FreePortOnPodIps() : 0;
         for (int i = 0; i < Replicas; i++)
             await WaitHttpAsync(h._admin, $"http://127.0.0.1:{h.SimBasePort + i}/health", TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         for (int i = 0; i < Replicas; i++)
         {
-            h.Fronts[i] = new FaultFront(h.SimBasePort + i, h._admin);
+            // Pool mode: one pod per replica, pod IP 127.0.0.(i+1), all on the pool's one target port.
+            h.Fronts[i] = kube
+                ? new FaultFront(h.SimBasePort + i, h._admin, IPAddress.Parse($"127.0.0.{i + 1}"), podPort)
+                : new FaultFront(h.SimBasePort + i, h._admin);
             h.Fronts[i].Start();
         }
         h.WriteEndpoints(Enumerable.Range(0, Replicas));
@@ -173,8 +177,8 @@ internal sealed class Harness : IAsyncDisposable
             File.WriteAllText(h.Kubeconfig, h.Api.WriteKubeconfig(dir) is { } original
                 ? File.ReadAllText(original).Replace(h.Api.BaseAddress.ToString().TrimEnd('/'), "http://" + h.ApiFront.Endpoint, StringComparison.Ordinal)
                 : "");
-            h.Api.Upsert(FakeKubeApiServer.Pods("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Pod("vllm-0", "127.0.0.1"));
-            h.SetPoolPorts(Enumerable.Range(0, Replicas));
+            h.Api.Upsert(FakeKubeApiServer.Pools("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Pool("pool1", new() { ["app"] = "vllm" }, [podPort]));
+            h.SetReadyPods(Enumerable.Range(0, Replicas));
             h.Api.Upsert(FakeKubeApiServer.Objectives("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Objective("sheddable", -1, "pool1"));
             h.KubeEpps = [(null!, FreePortRun(3)), (null!, FreePortRun(3))];
             for (int i = 0; i < 2; i++)
@@ -213,9 +217,43 @@ internal sealed class Harness : IAsyncDisposable
     /// <summary>Pool mode: the EPP replicas (process, gRPC port; health = port + 1, metrics = port + 2).</summary>
     public (ChildProcess Proc, int Port)[] KubeEpps { get; private set; } = [];
 
-    /// <summary>The InferencePool's target ports: the fronts of <paramref name="replicas"/>.</summary>
-    public void SetPoolPorts(IEnumerable<int> replicas) =>
-        Api!.Upsert(FakeKubeApiServer.Pools("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Pool("pool1", new() { ["app"] = "vllm" }, replicas.Select(i => Fronts[i].Port).ToArray()));
+    /// <summary>Pool mode: pods vllm-0…3 (pod IP 127.0.0.1…4), Ready exactly for <paramref name="replicas"/> (the kubelet's readiness).</summary>
+    public void SetReadyPods(IEnumerable<int> replicas)
+    {
+        var ready = replicas.ToHashSet();
+        for (int i = 0; i < Replicas; i++)
+            Api!.Upsert(FakeKubeApiServer.Pods("ns1"), FastEpp.Tests.Kubernetes.KubeTestObjects.Pod($"vllm-{i}", Fronts[i].Address, ready: ready.Contains(i)));
+    }
+
+    /// <summary>A port free on 127.0.0.1 … 127.0.0.4 at once (the pods' common target port).</summary>
+    private static int FreePortOnPodIps()
+    {
+        var rnd = new Random();
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            int port = rnd.Next(20000, 60000);
+            var held = new List<Socket>();
+            try
+            {
+                for (int i = 0; i < Replicas; i++)
+                {
+                    var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    held.Add(s);
+                    s.Bind(new IPEndPoint(IPAddress.Parse($"127.0.0.{i + 1}"), port));
+                }
+                return port;
+            }
+            catch (SocketException)
+            {
+            }
+            finally
+            {
+                foreach (Socket s in held)
+                    s.Dispose();
+            }
+        }
+        throw new InvalidOperationException("no port free on every pod IP");
+    }
 
     /// <summary>Pool mode: <see cref="Epp"/>/<see cref="EppPort"/> follow the ready replica (the leader); false when none is.</summary>
     public bool SyncLeader()

@@ -59,11 +59,12 @@ internal static class Scenarios
         new("epp-kill-open", "EPP SIGKILLed under load, restarted; gateway failureMode FailOpen", false, true, 12, EppKillAsync),
         new("endpoints-file", "endpoints file: replica 2 removed, then a malformed file, then replica 2 back", true, false, 12, EndpointsFileAsync),
         new("config-file", "the EndpointPickerConfig file rewritten under load (malformed YAML, then the original back)", false, false, 12, ConfigFileAsync),
+        new("replica-kill-pool", "pool mode: replica 3's pod killed mid-stream (connections reset, IP refused), NotReady 1 s later, revived cold and Ready again", false, false, 12, ReplicaKillAsync, Kube: true),
         new("saturation-shed", "pool mode, half the requests name a sheddable InferenceObjective (priority −1): load ×6 saturates every replica", false, false, 12, SaturationShedAsync, Kube: true),
         new("leader-failover", "pool mode, 2 EPP replicas with leader election: the leader SIGKILLed under load, restarted as standby", false, false, 12, LeaderFailoverAsync, Kube: true),
-        new("watch-drop", "pool mode: every watch connection cut mid-event, then the pool loses replica 3's port, then gets it back", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: false), Kube: true),
-        new("api-restart", "pool mode: the API server goes away for 3 s (every connection reset, port refused) and comes back with its data; then the pool loses replica 3's port, then gets it back", false, false, 12, ApiRestartAsync, Kube: true),
-        new("watch-gone", "pool mode: history compacted and every watch ended with 410 Gone, then the pool loses replica 3's port, then gets it back", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: true), Kube: true),
+        new("watch-drop", "pool mode: every watch connection cut mid-event, then replica 3's pod turns NotReady, then Ready again", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: false), Kube: true),
+        new("api-restart", "pool mode: the API server goes away for 3 s (every connection reset, port refused) and comes back with its data; then replica 3's pod turns NotReady, then Ready again", false, false, 12, ApiRestartAsync, Kube: true),
+        new("watch-gone", "pool mode: history compacted and every watch ended with 410 Gone, then replica 3's pod turns NotReady, then Ready again", false, false, 12, (h, l, t, r) => WatchDisruptionAsync(h, l, t, r, gone: true), Kube: true),
     ];
 
     /// <summary>Runs one scenario: warm-up, fault, recovery, stop, then the common rules (no hang, nothing leaks).</summary>
@@ -160,12 +161,18 @@ internal static class Scenarios
         await h.SimAdminAsync($"/admin/kill?replica={victim}").ConfigureAwait(false);
         double dead = load.Now; // a request that started before this may have reached the replica before it died
         await At(load, t.T0 + 1000).ConfigureAwait(false);
-        h.WriteEndpoints([0, 1, 2]); // the kubelet's readiness probe failed: the pod leaves the endpoints
+        if (h.Api is null)
+            h.WriteEndpoints([0, 1, 2]); // the kubelet's readiness probe failed: the pod leaves the endpoints
+        else
+            h.SetReadyPods([0, 1, 2]);
         await At(load, t.T1).ConfigureAwait(false);
         double revived = load.Now;
         await h.SimAdminAsync($"/admin/revive?replica={victim}").ConfigureAwait(false);
         h.Fronts[victim].Revive();
-        h.WriteEndpoints([0, 1, 2, 3]);
+        if (h.Api is null)
+            h.WriteEndpoints([0, 1, 2, 3]);
+        else
+            h.SetReadyPods([0, 1, 2, 3]);
         PostCheck = (r, all, t) =>
         {
             bool InFlight(Record x) => x.Start < dead && x.End >= killed && (x.Replica == victim || x.Replica < 0);
@@ -178,7 +185,7 @@ internal static class Scenarios
             var back = all.Where(x => x.Start >= revived && x.Replica == victim && x.Outcome == Outcome.Ok).OrderBy(x => x.Start).FirstOrDefault();
             long fb = h.GatewayClosed.Stats.Fallbacks - fallbacks0;
             r.Figure = $"{inFlight.Count} in flight on the victim at the kill → {r.Allowed} errors (reset; all within {Ms(maxToError)}); " +
-                $"{outage.Count} requests during the outage: {outage.Count(x => x.Outcome == Outcome.Ok)} OK ({fb} via the fallback endpoint before the endpoints file dropped it)";
+                $"{outage.Count} requests during the outage: {outage.Count(x => x.Outcome == Outcome.Ok)} OK ({fb} via the fallback endpoint before readiness dropped it)";
             r.Recovery = back.Start > 0 ? $"revived replica serves again {Ms(back.Start - revived)} after revival" : "revived replica got no request";
             r.Rule(unexpected.Count == 0, $"{unexpected.Count} failures not in flight on the killed replica (first: {Describe(unexpected)})");
             r.Rule(back.Start > 0, "the revived replica was never routed to again");
@@ -454,20 +461,20 @@ internal static class Scenarios
             h.Api!.DropWatches(midLine: true);
         await Task.Delay(200).ConfigureAwait(false);
         double removed = load.Now;
-        h.SetPoolPorts([0, 1, 2]);
+        h.SetReadyPods([0, 1, 2]);
         await At(load, t.T1).ConfigureAwait(false);
         double added = load.Now;
-        h.SetPoolPorts([0, 1, 2, 3]);
+        h.SetReadyPods([0, 1, 2, 3]);
         PostCheck = (r, all, t) =>
         {
             var failed = all.Where(x => x.Outcome != Outcome.Ok).ToList();
             double lastOld = all.Where(x => x.Start >= removed && x.Start < added && x.Replica == victim).Select(x => x.Start).DefaultIfEmpty(removed).Max();
             double firstNew = all.Where(x => x.Start >= added && x.Replica == victim).Select(x => x.Start).DefaultIfEmpty(double.NaN).Min();
-            r.Figure = $"{h.Api!.WatchRequests} watch requests so far; replica 3's port removed 200 ms after the disruption: its last new request {Ms(lastOld - removed)} after the change";
-            r.Recovery = double.IsNaN(firstNew) ? "port re-added: never routed to" : $"port re-added: routed to {Ms(firstNew - added)} after the change";
+            r.Figure = $"{h.Api!.WatchRequests} watch requests so far; replica 3's pod NotReady 200 ms after the disruption: its last new request {Ms(lastOld - removed)} after the change";
+            r.Recovery = double.IsNaN(firstNew) ? "pod Ready again: never routed to" : $"pod Ready again: routed to {Ms(firstNew - added)} after the change";
             r.Rule(failed.Count == 0, $"{failed.Count} requests failed (first: {Describe(failed)})");
             r.Rule(lastOld - removed <= 5000, $"the pool change was followed only {Ms(lastOld - removed)} later");
-            r.Rule(!double.IsNaN(firstNew) && firstNew - added <= 5000, "the re-added port was not routed to within 5 s");
+            r.Rule(!double.IsNaN(firstNew) && firstNew - added <= 5000, "the pod Ready again was not routed to within 5 s");
         };
     }
 
@@ -483,10 +490,10 @@ internal static class Scenarios
         h.ApiFront.Revive();
         await Task.Delay(500).ConfigureAwait(false);
         double removed = load.Now;
-        h.SetPoolPorts([0, 1, 2]);
+        h.SetReadyPods([0, 1, 2]);
         await At(load, Math.Max(t.T1, removed + 4000)).ConfigureAwait(false);
         double added = load.Now;
-        h.SetPoolPorts([0, 1, 2, 3]);
+        h.SetReadyPods([0, 1, 2, 3]);
         t.End = Math.Max(t.End, load.Now + 4000);
         PostCheck = (r, all, t) =>
         {
@@ -495,12 +502,12 @@ internal static class Scenarios
             double lastOld = all.Where(x => x.Start >= removed && x.Start < added && x.Replica == victim).Select(x => x.Start).DefaultIfEmpty(removed).Max();
             double firstNew = all.Where(x => x.Start >= added && x.Replica == victim).Select(x => x.Start).DefaultIfEmpty(double.NaN).Min();
             bool sameLeader = h.Service.ReadyPort == leaderPort;
-            r.Figure = $"{outage.Count(x => x.Outcome == Outcome.Ok)}/{outage.Count} OK during the outage (last known endpoints); leader kept its lease: {sameLeader}; pool change 0.5 s after the API came back followed in {Ms(lastOld - removed)}";
-            r.Recovery = double.IsNaN(firstNew) ? "port re-added: never routed to" : $"port re-added: routed to {Ms(firstNew - added)} after the change";
+            r.Figure = $"{outage.Count(x => x.Outcome == Outcome.Ok)}/{outage.Count} OK during the outage (last known endpoints); leader kept its lease: {sameLeader}; readiness change 0.5 s after the API came back followed in {Ms(lastOld - removed)}";
+            r.Recovery = double.IsNaN(firstNew) ? "pod Ready again: never routed to" : $"pod Ready again: routed to {Ms(firstNew - added)} after the change";
             r.Rule(failed.Count == 0, $"{failed.Count} requests failed (first: {Describe(failed)})");
             r.Rule(sameLeader, "a 3 s API outage (renew deadline 10 s) changed the leader");
-            r.Rule(lastOld - removed <= 5000, $"the pool change after the restart was followed only {Ms(lastOld - removed)} later");
-            r.Rule(!double.IsNaN(firstNew) && firstNew - added <= 5000, "the re-added port was not routed to within 5 s");
+            r.Rule(lastOld - removed <= 5000, $"the readiness change after the restart was followed only {Ms(lastOld - removed)} later");
+            r.Rule(!double.IsNaN(firstNew) && firstNew - added <= 5000, "the pod Ready again was not routed to within 5 s");
         };
     }
 
