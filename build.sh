@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen | perf | demo | deploy | image | fuzz | soak
+# FastEpp build driver. Subcommands: setup | build | test | publish | run | smoke | bench | loadgen | perf | demo | deploy | image | fuzz | soak | chaos
 # Every subcommand works on a fresh Debian machine with the .NET 10 SDK; `setup` installs the rest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -142,6 +142,8 @@ cmd_test() {
     fi
     if [ $rc -ne 0 ] && { [ -z "$line" ] || [ "${f:-0}" = 0 ]; }; then failed=$((failed + 1)); fi
   done
+  log "chaos --fast (replica kill, /metrics hang and endless body, EPP kill fail-closed, endpoints file; ~1 min)"
+  if cmd_chaos --fast; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   set +e; cmd_deploy; rc=$?; set -e
   if [ $rc -eq 0 ]; then passed=$((passed + 1)); elif [ $rc -ne 2 ]; then failed=$((failed + 1)); fi
   log "native AOT publish + smoke test"
@@ -190,10 +192,20 @@ cmd_soak() {
   dotnet perf/FastEpp.Soak/bin/Release/net10.0/FastEpp.Soak.dll "$@"
 }
 
+# chaos: fault scenarios under steady load through the gateway emulator on the simulated fleet (perf/FastEpp.Chaos),
+# one at a time, each with a pass rule and a figure, e.g. ./build.sh chaos [--fast] [--scenario epp-kill-closed].
+# Prints the table (docs/reliability.md §4); non-zero exit on a broken rule.
+cmd_chaos() {
+  dotnet build perf/FastEpp.Chaos/FastEpp.Chaos.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+  dotnet build src/FastEpp.Sim/FastEpp.Sim.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
+  dotnet perf/FastEpp.Chaos/bin/Release/net10.0/FastEpp.Chaos.dll --sim-dll src/FastEpp.Sim/bin/Release/net10.0/fastepp-sim.dll \
+    --out "$OUT/chaos" "$@"
+}
+
 usage() { sed -n '2,3p' "$0" | sed 's/^# //'; }
 
 sub=${1:-}; shift || true
 case "$sub" in
-  setup|build|test|publish|run|smoke|bench|loadgen|perf|demo|deploy|image|fuzz|soak) "cmd_$sub" "$@" ;;
+  setup|build|test|publish|run|smoke|bench|loadgen|perf|demo|deploy|image|fuzz|soak|chaos) "cmd_$sub" "$@" ;;
   *) usage; exit 2 ;;
 esac

@@ -8,10 +8,13 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging.Abstractions;
 
 // fastepp-soak --minutes N [--concurrency C] [--rss-slope MiB/min] [--heap-slope MiB/min]
+// fastepp-soak --prefix-index [--endpoints N] [--capacity C] [--sharing S] [--max-mib M]  (PrefixIndexRss.cs)
 // Parent: starts itself with --epp (the EPP in a child process, so the load generator's memory is not measured),
 // drives mixed load, prints the samples' summary and the verdict; exit 1 when a rule is broken.
 if (args.Length > 0 && args[0] == "--epp")
     return await SoakChild.RunAsync();
+if (args.Length > 0 && args[0] == "--prefix-index")
+    return PrefixIndexRss.Run(args);
 return await SoakParent.RunAsync(args);
 
 /// <summary>The EPP under test (in-process EppHost, static endpoints) plus a once-a-second sampler on stdout.</summary>

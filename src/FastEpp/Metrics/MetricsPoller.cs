@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Security;
 using FastEpp.Endpoints;
@@ -16,7 +15,7 @@ namespace FastEpp.Metrics;
 /// endpoints start, removed ones stop), (2) starts the scrapes that are due, up to
 /// <see cref="MetricsPollerOptions.MaxConcurrency"/> in flight, round-robin so none starves.
 /// A scrape is one async HTTP GET on a shared <see cref="SocketsHttpHandler"/> (pooled keep-alive
-/// connections), read into an <see cref="ArrayPool{T}"/> buffer capped at
+/// connections), read into a <see cref="ScrapeBuffers"/> buffer capped at
 /// <see cref="MetricsPollerOptions.MaxBodyBytes"/>, scanned by <see cref="PrometheusScanner"/>.
 /// </para>
 /// <para>
@@ -338,7 +337,7 @@ internal sealed class MetricsPoller : IAsyncDisposable
             else
             {
                 int expected = (int)Math.Min(response.Content.Headers.ContentLength ?? InitialBufferBytes, _options.MaxBodyBytes);
-                buffer = ArrayPool<byte>.Shared.Rent(Math.Max(expected, 4096));
+                buffer = ScrapeBuffers.Rent(Math.Max(expected, 4096));
                 var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
                 await using (stream.ConfigureAwait(false))
                 {
@@ -356,9 +355,9 @@ internal sealed class MetricsPoller : IAsyncDisposable
                                     failure = $"body exceeds the {cap}-byte limit";
                                 break;
                             }
-                            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, cap));
+                            var bigger = ScrapeBuffers.Rent((int)Math.Min((long)buffer.Length * 2, cap));
                             buffer.AsSpan(0, total).CopyTo(bigger);
-                            ArrayPool<byte>.Shared.Return(buffer);
+                            ScrapeBuffers.Return(buffer);
                             buffer = bigger;
                             continue;
                         }
@@ -396,14 +395,14 @@ internal sealed class MetricsPoller : IAsyncDisposable
         }
 
         if (buffer is not null)
-            ArrayPool<byte>.Shared.Return(buffer);
+            ScrapeBuffers.Return(buffer);
         Complete(target, endpoint, plan, failure, report);
     }
 
     private void CompleteStopped(PollTarget target, byte[]? buffer)
     {
         if (buffer is not null)
-            ArrayPool<byte>.Shared.Return(buffer);
+            ScrapeBuffers.Return(buffer);
         target.Disarm();
         Volatile.Write(ref target.InFlight, 0);
         Interlocked.Decrement(ref _active);
