@@ -144,6 +144,8 @@ cmd_test() {
   done
   log "chaos --fast (replica kill, /metrics hang and endless body, EPP kill fail-closed, endpoints file; ~1 min)"
   if cmd_chaos --fast; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+  log "soak --minutes 1 (mixed load with cancelled and abandoned streams; RSS/heap slope, counters back to zero)"
+  if cmd_soak --minutes 1; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
   set +e; cmd_deploy; rc=$?; set -e
   if [ $rc -eq 0 ]; then passed=$((passed + 1)); elif [ $rc -ne 2 ]; then failed=$((failed + 1)); fi
   log "native AOT publish + smoke test"
