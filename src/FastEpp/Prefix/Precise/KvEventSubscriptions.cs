@@ -60,6 +60,16 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     /// <summary>Connections made so far to the endpoint's publisher (0 = never connected).</summary>
     public int Connections(int endpointId) => _byEndpoint.TryGetValue(endpointId, out Subscription? s) ? s.Subscriber.Connections : 0;
 
+    /// <summary>The last sequence number applied for the endpoint (diagnostics and tests; read without the lane lock).</summary>
+    public bool TryGetLastSeq(int endpointId, out ulong seq)
+    {
+        seq = 0;
+        if (!_byEndpoint.TryGetValue(endpointId, out Subscription? s) || !s.Stream.HasSeq)
+            return false;
+        seq = s.Stream.LastSeq;
+        return true;
+    }
+
     /// <summary>Logs, once per endpoint until its stream comes up, that it is scored from the approximate index.</summary>
     public void WarnNoStream(Endpoint endpoint)
     {
