@@ -269,6 +269,17 @@ internal static class ConfigLoader
                 throw new ConfigException($"prefix-match producers '{producer.Name}' and '{p.Name}' are both configured; FastEpp supports one per configuration (the precise producer falls back to its own approximate index)");
             producer = p;
         }
+        // llm-d's token-producer feeds the precise producer only.
+        foreach (IPlugin p in plugins)
+        {
+            if (p is not TokenProducer tokens)
+                continue;
+            if (producer is not PrecisePrefixCacheProducer precise)
+                throw new ConfigException($"{tokens.TypeName} '{tokens.Name}' needs a precise-prefix-cache-producer to feed (it would do nothing)");
+            if (precise.TokenSource is { } other)
+                throw new ConfigException($"two token producers ('{other.Name}', '{tokens.Name}') are configured");
+            precise.TokenSource = tokens;
+        }
         foreach (IPlugin p in plugins)
         {
             if (p is PrefixCacheScorer { ProducerName.Length: > 0 } scorer && scorer.ProducerName != producer?.Name)

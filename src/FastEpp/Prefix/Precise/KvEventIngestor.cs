@@ -34,6 +34,7 @@ internal sealed class EndpointStream(int endpointId, string key)
 /// engine restart) clears the endpoint first — without replay that is the only way not to keep stale blocks
 /// (llm-d-router #2853). One ingestor per lane; not thread-safe (the lane's lock serialises it).
 /// </summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 internal sealed class KvEventIngestor : IKvEventSink
 {
     private readonly PreciseIndex _index;

@@ -11,6 +11,7 @@ namespace FastEpp.Prefix.Precise;
 /// block key = XXH64(parent (8 B LE) ‖ tokens (4 B LE each) ‖ per extra: len (8 B LE) ‖ bytes). The cache salt is
 /// block 0's extra. Allocation-free: a block of up to 512 tokens is staged on the stack.
 /// </summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 internal static class TokenBlockKeys
 {
     /// <summary>The largest block size the stack staging takes; larger blocks use a pooled buffer.</summary>
@@ -36,7 +37,7 @@ internal static class TokenBlockKeys
         int size = 8 + tokens.Length * 4 + encodedExtras.Length;
         byte[]? rented = null;
         Span<byte> buf = size <= 8 + MaxStackBlockTokens * 4 + 256
-            ? stackalloc byte[8 + MaxStackBlockTokens * 4 + 256]
+            ? stackalloc byte[size]
             : (rented = System.Buffers.ArrayPool<byte>.Shared.Rent(size));
         BinaryPrimitives.WriteUInt64LittleEndian(buf, parent);
         int at = 8;

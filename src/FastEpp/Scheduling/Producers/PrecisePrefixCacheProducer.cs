@@ -84,6 +84,9 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
     /// <summary>The approximate index used for endpoints without an event stream and when tokenization fails.</summary>
     public Prefix.PrefixIndex ApproxIndex => _approx.Index;
 
+    /// <summary>llm-d's token-producer (a fixed render server and model name), set by the loader; null = render at the candidate.</summary>
+    public TokenProducer? TokenSource { get; set; }
+
     /// <summary>Approximate records not yet applied (tests wait for 0).</summary>
     public long PendingApproxRecords => _approx.PendingRecords;
 
@@ -176,22 +179,26 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
             Counters.Add(PreciseEvent.TokenizeFallback);
             return -1;
         }
-        string baseUri = _baseUris.GetOrAdd(server.State.Id, static (_, e) => "http://" + e.HostPort, server);
+        TokenProducer? source = TokenSource;
+        string baseUri = source?.Url ?? _baseUris.GetOrAdd(server.State.Id, static (_, e) => "http://" + e.HostPort, server);
+        VllmTokenizer tokenizer = source?.Tokenizer ?? _tokenizer;
+        // The server knows the target model (the body is rewritten the same way when it is forwarded), or the
+        // token-producer's modelName.
+        string model = source?.ModelName ?? request.TargetModel;
         ReadOnlySequence<byte> bytes = request.BodyBytes;
         ArrayPoolBufferWriter<byte>? rewritten = null;
         ReadOnlyMemory<byte> content;
-        if (!string.Equals(request.TargetModel, body!.Model, StringComparison.Ordinal))
+        if (!string.Equals(model, body!.Model, StringComparison.Ordinal))
         {
-            // The server knows the target model (the body is rewritten the same way when it is forwarded).
-            rewritten = new ArrayPoolBufferWriter<byte>((int)Math.Min(int.MaxValue, bytes.Length + request.TargetModel.Length * 6 + 16));
-            RequestBodyWriter.WriteWithModel(bytes, body, request.TargetModel, rewritten);
+            rewritten = new ArrayPoolBufferWriter<byte>((int)Math.Min(int.MaxValue, bytes.Length + model.Length * 6 + 16));
+            RequestBodyWriter.WriteWithModel(bytes, body, model, rewritten);
             content = rewritten.WrittenMemory;
         }
         else
             content = bytes.IsSingleSegment ? bytes.First : bytes.ToArray();
         try
         {
-            int n = _tokenizer.Tokenize(baseUri, path, content, ref tokens, out string? error);
+            int n = tokenizer.Tokenize(baseUri, path, content, ref tokens, out string? error);
             if (n < 0)
             {
                 Counters.Add(PreciseEvent.TokenizeFallback);
@@ -247,6 +254,7 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
             registry.Changed -= Subscriptions.Reconcile;
         await Subscriptions.DisposeAsync().ConfigureAwait(false);
         _tokenizer.Dispose();
+        TokenSource?.Dispose();
     }
 }
 

@@ -101,6 +101,43 @@ public sealed class PreciseConfigTests
     }
 
     [Fact]
+    public void TokenProducer_VllmBackend_IsWiredToThePreciseProducer()
+    {
+        var loaded = ConfigLoader.Load(Config("null", extraPlugins: "- {type: token-producer, parameters: {modelName: Qwen/Qwen3-32B, vllm: {url: \"http://render:8000/\", timeout: 2s}}}"));
+        var tokens = loaded.Plugins.OfType<TokenProducer>().Single();
+        Assert.Same(tokens, loaded.Plugins.OfType<PrecisePrefixCacheProducer>().Single().TokenSource);
+        Assert.Equal("http://render:8000", tokens.Url);
+        Assert.Equal("Qwen/Qwen3-32B", tokens.ModelName);
+        Assert.Equal(TimeSpan.FromSeconds(2), tokens.Tokenizer.Timeout);
+    }
+
+    [Theory]
+    [InlineData("{modelName: m}", "only the vllm backend")]
+    [InlineData("{modelName: m, udsTokenizerConfig: {socketFile: /tmp/t.sock}}", "udsTokenizerConfig")]
+    [InlineData("{vllm: {url: \"http://x:8000\"}}", "modelName is required")]
+    [InlineData("{modelName: m, vllm: {url: \"https://x:8000\"}}", "not an http:// URL")]
+    [InlineData("{modelName: m, vllm: {mmTimeout: 30s}}", "mmTimeout")]
+    public void TokenProducer_WhatCannotBeHonoured_IsRefused(string parameters, string named)
+    {
+        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Config("null", extraPlugins: $"- {{type: token-producer, parameters: {parameters}}}")));
+        Assert.Contains(named, ex.Message);
+    }
+
+    [Fact]
+    public void TokenProducer_WithoutThePreciseProducer_IsRefused()
+    {
+        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load("""
+            plugins:
+            - {type: tokenizer, parameters: {modelName: m, vllm: {url: "http://x:8000"}}}
+            - type: prefix-cache-scorer
+            schedulingProfiles:
+            - name: default
+              plugins: [{pluginRef: prefix-cache-scorer}]
+            """));
+        Assert.Contains("needs a precise-prefix-cache-producer", ex.Message);
+    }
+
+    [Fact]
     public void LlmdDataLayerBinding_ToTheEndpointNotificationSource_IsAccepted()
     {
         var loaded = ConfigLoader.Load("""

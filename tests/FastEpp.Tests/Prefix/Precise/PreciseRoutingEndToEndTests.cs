@@ -36,6 +36,7 @@ public sealed class PreciseRoutingEndToEndTests
         private readonly WebApplication _app;
         public readonly List<(string Address, int Port)> Endpoints = [];
         public int RenderCalls;
+        public readonly ConcurrentDictionary<string, int> RenderCallsByAddress = new();
 
         private ModelServers(WebApplication app) => _app = app;
 
@@ -79,6 +80,7 @@ public sealed class PreciseRoutingEndToEndTests
             if (ctx.Request.Path == "/v1/completions/render" && ctx.Request.Method == "POST")
             {
                 Interlocked.Increment(ref RenderCalls);
+                RenderCallsByAddress.AddOrUpdate(ctx.Connection.LocalIpAddress!.ToString(), 1, static (_, n) => n + 1);
                 using var doc = await JsonDocument.ParseAsync(ctx.Request.Body);
                 Assert.Equal("m", doc.RootElement.GetProperty("model").GetString());
                 byte[] prompt = Encoding.UTF8.GetBytes(doc.RootElement.GetProperty("prompt").GetString()!);
@@ -144,8 +146,10 @@ public sealed class PreciseRoutingEndToEndTests
         return EnvoyStream.SetHeaders(headers.RequestHeaders.Response)["x-gateway-destination-endpoint"];
     }
 
-    [Fact]
-    public async Task RequestsGoToTheEndpointWhoseEngineReportedTheirBlocks_AndFollowAllBlocksCleared()
+    [Theory]
+    [InlineData(false)] // tokens rendered by the candidate endpoint itself
+    [InlineData(true)]  // tokens from llm-d's token-producer: a fixed render server (here: the first stand-in)
+    public async Task RequestsGoToTheEndpointWhoseEngineReportedTheirBlocks_AndFollowAllBlocksCleared(bool tokenProducer)
     {
         string[] addresses = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
         await using var servers = await ModelServers.StartAsync(addresses);
@@ -158,6 +162,9 @@ public sealed class PreciseRoutingEndToEndTests
                 pubs[i] = new PublisherSocket();
                 pubs[i].Bind($"tcp://{addresses[i]}:{kvPort}");
             }
+            string tokenPlugin = !tokenProducer ? "" :
+                "- {type: token-producer, parameters: {modelName: m, vllm: {url: \"http://" + servers.Endpoints[0].Address + ":" +
+                servers.Endpoints[0].Port.ToString(CultureInfo.InvariantCulture) + "\", timeout: 5s}}}";
             string config = $$"""
                 apiVersion: inference.networking.x-k8s.io/v1alpha1
                 kind: EndpointPickerConfig
@@ -174,6 +181,7 @@ public sealed class PreciseRoutingEndToEndTests
                         socketPort: {{kvPort}}
                 - type: prefix-cache-scorer
                   parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
+                {{tokenPlugin}}
                 - type: queue-scorer
                 - type: max-score-picker
                 schedulingProfiles:
@@ -221,6 +229,10 @@ public sealed class PreciseRoutingEndToEndTests
                 Assert.Equal(HostPort(0), await Route(epp, systemB + "Question " + q));
             }
             Assert.True(servers.RenderCalls >= 6);
+            if (tokenProducer)
+                Assert.Equal(servers.RenderCalls, servers.RenderCallsByAddress[addresses[0]]);
+            else
+                Assert.True(servers.RenderCallsByAddress.Count > 1); // each request at its first candidate with a stream
             Assert.Equal(0, producer.Counters[FastEpp.Prefix.Precise.PreciseEvent.TokenizeFallback]);
 
             // The engine of endpoint 2 resets its prefix cache: its entries go, and A's requests no longer stick to it
