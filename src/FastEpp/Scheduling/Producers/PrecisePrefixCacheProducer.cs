@@ -54,6 +54,7 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
     private EndpointRegistry? _registry;
     private ILogger _logger = NullLogger.Instance;
     private long _lastTokenizeWarning;
+    private int _renderTurn;
 
     public PrecisePrefixCacheProducer(string name, PreciseOptions options, Observability.EppMetrics? metrics = null, TimeProvider? time = null)
     {
@@ -115,23 +116,27 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
             Index.ExpireSpeculative(_time.GetTimestamp());
 
         // Which candidates have a live stream; the others keep their approximate data.
-        int withStream = -1;
+        int streams = 0;
         for (int i = 0; i < candidates.Length; i++)
         {
             Endpoint e = snapshot.Endpoints[candidates[i]];
             if (Subscriptions.HasStream(e.State.Id))
-            {
-                if (withStream < 0)
-                    withStream = i;
-            }
+                streams++;
             else
             {
                 Counters.Add(PreciseEvent.NoStreamFallback);
                 Subscriptions.WarnNoStream(e);
             }
         }
-        if (withStream < 0)
+        if (streams == 0)
             return;
+        // Render at one of them, in rotation, so tokenization load spreads over the pool.
+        int pick = (int)((uint)Interlocked.Increment(ref _renderTurn) % (uint)streams), withStream = -1;
+        for (int i = 0; i < candidates.Length && withStream < 0; i++)
+            if (Subscriptions.HasStream(snapshot.Endpoints[candidates[i]].State.Id) && pick-- == 0)
+                withStream = i;
+        if (withStream < 0)
+            return; // a stream went down between the two loops: keep the approximate data
 
         RequestScratch scratch = ctx.Scratch;
         SchedulingRequest request = ctx.Request;

@@ -232,7 +232,7 @@ public sealed class PreciseRoutingEndToEndTests
             if (tokenProducer)
                 Assert.Equal(servers.RenderCalls, servers.RenderCallsByAddress[addresses[0]]);
             else
-                Assert.True(servers.RenderCallsByAddress.Count > 1); // each request at its first candidate with a stream
+                Assert.Equal(3, servers.RenderCallsByAddress.Count); // rendered at the candidates with a stream, in rotation
             Assert.Equal(0, producer.Counters[FastEpp.Prefix.Precise.PreciseEvent.TokenizeFallback]);
 
             // The engine of endpoint 2 resets its prefix cache: its entries go, and A's requests no longer stick to it
@@ -256,5 +256,43 @@ public sealed class PreciseRoutingEndToEndTests
             foreach (var p in pubs)
                 p?.Dispose();
         }
+    }
+
+    [Fact]
+    public async Task EndpointsWithoutAnEventStream_AreScoredFromTheApproximateIndex_CountedAndNeverSilentZeros()
+    {
+        string[] addresses = ["127.0.0.5", "127.0.0.6", "127.0.0.7"];
+        await using var servers = await ModelServers.StartAsync(addresses);
+        int kvPort = FreePortOnAll(addresses); // nobody publishes there
+        string config = $$"""
+            apiVersion: inference.networking.x-k8s.io/v1alpha1
+            kind: EndpointPickerConfig
+            plugins:
+            - type: precise-prefix-cache-producer
+              parameters:
+                kvEventsConfig:
+                  podDiscoveryConfig:
+                    socketPort: {{kvPort}}
+            - type: prefix-cache-scorer
+            - type: queue-scorer
+            schedulingProfiles:
+            - name: default
+              plugins:
+              - {pluginRef: prefix-cache-scorer, weight: 3}
+              - {pluginRef: queue-scorer, weight: 1}
+            """;
+        string endpoints = string.Join(',', servers.Endpoints.Select(e => $"{e.Address}:{e.Port}"));
+        await using var epp = await EppServer.StartAsync(endpoints, "--refresh-metrics-interval", "20ms", "--config-text", config);
+        var producer = ((ConfiguredScheduler)epp.Host.Scheduler!).Config!.Plugins.OfType<PrecisePrefixCacheProducer>().Single();
+        string system = string.Concat(Enumerable.Repeat("A long shared system prompt that the approximate index can follow. ", 20));
+        string first = await Route(epp, system + "Question 0");
+        for (int q = 1; q < 5; q++)
+        {
+            await Wait.UntilAsync(() => producer.PendingApproxRecords == 0, "the approximate record was applied");
+            Assert.Equal(first, await Route(epp, system + "Question " + q));
+        }
+        Assert.Equal(0, servers.RenderCalls); // no stream anywhere: no tokenization cost either
+        Assert.Equal(15, producer.Counters[FastEpp.Prefix.Precise.PreciseEvent.NoStreamFallback]);
+        Assert.Contains("fastepp_precise_prefix_total{event=\"no_stream_fallback\"} 15", epp.Host.RenderMetrics());
     }
 }
