@@ -35,6 +35,12 @@ internal sealed class VllmTokenizer : IDisposable
 
     public TimeSpan Timeout { get; }
 
+    /// <summary>What <see cref="Tokenize"/> returns when the server has no such route (404/405/501): try <see cref="TokenizePath"/>.</summary>
+    public const int RouteMissing = -2;
+
+    /// <summary>vLLM's older tokenization route: takes the same completion (<c>prompt</c>) or chat (<c>messages</c>, template applied) body.</summary>
+    public const string TokenizePath = "/tokenize";
+
     /// <summary>The render path for an API, or null when the API has no render route (then the caller falls back).</summary>
     public static string? RenderPath(ApiKind api) => api switch
     {
@@ -46,7 +52,8 @@ internal sealed class VllmTokenizer : IDisposable
     /// <summary>
     /// Tokenizes <paramref name="body"/> at <paramref name="baseUri"/> (e.g. <c>http://10.0.0.5:8000</c>). The ids are
     /// written into <paramref name="tokens"/> (grown when needed); returns their count, or −1 with
-    /// <paramref name="error"/> on any failure (status, timeout, connection, unparseable answer).
+    /// <paramref name="error"/> on any failure (status, timeout, connection, unparseable answer), or
+    /// <see cref="RouteMissing"/> when the server does not serve <paramref name="path"/>.
     /// </summary>
     public int Tokenize(string baseUri, string path, ReadOnlyMemory<byte> body, ref uint[] tokens, out string? error)
     {
@@ -63,7 +70,8 @@ internal sealed class VllmTokenizer : IDisposable
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 error = $"{path} answered {(int)response.StatusCode}";
-                return -1;
+                return response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented
+                    ? RouteMissing : -1;
             }
             using Stream stream = response.Content.ReadAsStream();
             byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);

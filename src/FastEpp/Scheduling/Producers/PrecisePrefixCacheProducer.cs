@@ -50,6 +50,7 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
     private readonly ulong _root;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<int, string> _baseUris = new();
+    private readonly ConcurrentDictionary<string, byte> _withoutRender = new(StringComparer.Ordinal);
     private long _seenVersion = -1;
     private EndpointRegistry? _registry;
     private ILogger _logger = NullLogger.Instance;
@@ -203,7 +204,15 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
             content = bytes.IsSingleSegment ? bytes.First : bytes.ToArray();
         try
         {
-            int n = tokenizer.Tokenize(baseUri, path, content, ref tokens, out string? error);
+            // vLLM before the render routes (or a server without a renderer): its /tokenize takes the same bodies.
+            bool noRender = _withoutRender.ContainsKey(baseUri);
+            int n = tokenizer.Tokenize(baseUri, noRender ? VllmTokenizer.TokenizePath : path, content, ref tokens, out string? error);
+            if (n == VllmTokenizer.RouteMissing && !noRender)
+            {
+                _withoutRender.TryAdd(baseUri, 0);
+                _logger.LogInformation("{Server} has no {Path} route: tokenizing at its {Tokenize} instead", baseUri, path, VllmTokenizer.TokenizePath);
+                n = tokenizer.Tokenize(baseUri, VllmTokenizer.TokenizePath, content, ref tokens, out error);
+            }
             if (n < 0)
             {
                 Counters.Add(PreciseEvent.TokenizeFallback);

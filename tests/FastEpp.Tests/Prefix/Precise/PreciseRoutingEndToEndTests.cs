@@ -36,6 +36,8 @@ public sealed class PreciseRoutingEndToEndTests
         private readonly WebApplication _app;
         public readonly List<(string Address, int Port)> Endpoints = [];
         public int RenderCalls;
+        /// <summary>An older vLLM: no render routes, only /tokenize.</summary>
+        public bool RenderMissing;
         public readonly ConcurrentDictionary<string, int> RenderCallsByAddress = new();
 
         private ModelServers(WebApplication app) => _app = app;
@@ -77,7 +79,7 @@ public sealed class PreciseRoutingEndToEndTests
                     """);
                 return;
             }
-            if (ctx.Request.Path == "/v1/completions/render" && ctx.Request.Method == "POST")
+            if (ctx.Request.Path == (RenderMissing ? "/tokenize" : "/v1/completions/render") && ctx.Request.Method == "POST")
             {
                 Interlocked.Increment(ref RenderCalls);
                 RenderCallsByAddress.AddOrUpdate(ctx.Connection.LocalIpAddress!.ToString(), 1, static (_, n) => n + 1);
@@ -85,7 +87,9 @@ public sealed class PreciseRoutingEndToEndTests
                 Assert.Equal("m", doc.RootElement.GetProperty("model").GetString());
                 byte[] prompt = Encoding.UTF8.GetBytes(doc.RootElement.GetProperty("prompt").GetString()!);
                 ctx.Response.ContentType = "application/json";
-                await ctx.Response.WriteAsync("[{\"request_id\":\"r\",\"token_ids\":[" + string.Join(',', prompt) + "],\"features\":null}]");
+                await ctx.Response.WriteAsync(RenderMissing
+                    ? "{\"count\":" + prompt.Length + ",\"max_model_len\":8192,\"tokens\":[" + string.Join(',', prompt) + "]}"
+                    : "[{\"request_id\":\"r\",\"token_ids\":[" + string.Join(',', prompt) + "],\"features\":null}]");
                 return;
             }
             ctx.Response.StatusCode = 404;
@@ -149,10 +153,12 @@ public sealed class PreciseRoutingEndToEndTests
     [Theory]
     [InlineData(false)] // tokens rendered by the candidate endpoint itself
     [InlineData(true)]  // tokens from llm-d's token-producer: a fixed render server (here: the first stand-in)
-    public async Task RequestsGoToTheEndpointWhoseEngineReportedTheirBlocks_AndFollowAllBlocksCleared(bool tokenProducer)
+    [InlineData(false, true)] // servers without the render routes: /tokenize
+    public async Task RequestsGoToTheEndpointWhoseEngineReportedTheirBlocks_AndFollowAllBlocksCleared(bool tokenProducer, bool renderMissing = false)
     {
         string[] addresses = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
         await using var servers = await ModelServers.StartAsync(addresses);
+        servers.RenderMissing = renderMissing;
         int kvPort = FreePortOnAll(addresses);
         var pubs = new PublisherSocket[3];
         try
