@@ -253,6 +253,20 @@ public sealed class PreciseRoutingEndToEndTests
             producer.Index.Match(keys[..n], ids, counts);
             Assert.Equal([0, 0, 0], counts);
 
+            // Endpoint 0's engine goes away (its publisher closes): the stream disconnects and its entries are cleared,
+            // since a restarted engine renumbers and forgets its blocks.
+            var keysB = new ulong[Tokens(systemB).Length / BlockSize];
+            int nB = FastEpp.Prefix.Precise.TokenBlockKeys.Chain(
+                FastEpp.Prefix.Precise.TokenBlockKeys.ChainStart(FastEpp.Prefix.Precise.TokenBlockKeys.Root(""u8), "m"u8), Tokens(systemB), BlockSize, default, keysB);
+            producer.Index.Match(keysB[..nB], ids, counts);
+            Assert.Equal(nB, counts[0]);
+            pubs[0].Dispose();
+            pubs[0] = null!;
+            await Wait.UntilAsync(() => producer.Counters[FastEpp.Prefix.Precise.PreciseEvent.Disconnects] >= 1, "the disconnect cleared endpoint 0");
+            producer.Index.Match(keysB[..nB], ids, counts);
+            Assert.Equal(0, counts[0]);
+            Assert.False(producer.Subscriptions.HasStream(ids[0]));
+
             string metrics = epp.Host.RenderMetrics();
             Assert.Contains("fastepp_precise_prefix_total{event=\"tokenized\"}", metrics);
             Assert.Contains("fastepp_precise_prefix_total{event=\"all_blocks_cleared\"} 1", metrics);
