@@ -27,6 +27,7 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     private readonly PreciseIndex _index;
     private readonly Lane[] _lanes;
     private readonly int _socketPort;
+    private readonly int _portOffset;
     private readonly byte[] _topicFilter;
     private readonly PreciseCounters _counters;
     private readonly ConcurrentDictionary<int, Subscription> _byEndpoint = new();
@@ -35,9 +36,12 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     private long _reconciledVersion = -1;
     private bool _disposed;
 
+    /// <param name="portOffset">FastEpp's own: when non-zero, each endpoint's publisher is at its serving port + this offset
+    /// (many engines on one host, e.g. simulators on loopback), instead of the common <paramref name="socketPort"/>.</param>
     public KvEventSubscriptions(PreciseIndex index, int blockSize, ulong root, int concurrency, int socketPort,
-        ReadOnlySpan<byte> topicFilter, PreciseCounters counters)
+        ReadOnlySpan<byte> topicFilter, PreciseCounters counters, int portOffset = 0)
     {
+        _portOffset = portOffset;
         _index = index;
         _socketPort = socketPort;
         _topicFilter = topicFilter.ToArray();
@@ -50,6 +54,15 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     public ILogger Logger { get; set; } = NullLogger.Instance;
 
     public int SocketPort => _socketPort;
+
+    /// <summary>The KV-event port of an endpoint (the common socketPort, or its serving port + the offset; 0 = none).</summary>
+    public int PortOf(Endpoint endpoint)
+    {
+        if (_portOffset == 0)
+            return _socketPort;
+        int port = endpoint.Port + _portOffset;
+        return port is > 0 and <= 65535 ? port : 0;
+    }
 
     /// <summary>Subscribed endpoints.</summary>
     public int Count => _byEndpoint.Count;
@@ -75,7 +88,7 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     {
         if (!_warnedNoStream.TryAdd(endpoint.State.Id, 0))
             return;
-        string address = _byEndpoint.TryGetValue(endpoint.State.Id, out Subscription? s) ? s.Subscriber.Address : $"tcp://{endpoint.Address}:{_socketPort}";
+        string address = _byEndpoint.TryGetValue(endpoint.State.Id, out Subscription? s) ? s.Subscriber.Address : $"tcp://{endpoint.Address}:{PortOf(endpoint)}";
         Logger.LogWarning("Endpoint {Endpoint} has no KV-event stream ({Address} not connected): its prefix score comes from the approximate index until it has one",
             endpoint.Name, address);
     }
@@ -96,10 +109,16 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
                 live.Add(id);
                 if (_byEndpoint.ContainsKey(id))
                     continue;
+                int port = PortOf(e);
+                if (port == 0)
+                {
+                    Logger.LogWarning("Endpoint {Endpoint}: port {Port} + kvEventsPortOffset {Offset} is not a TCP port; no KV-event subscription", e.Name, e.Port, _portOffset);
+                    continue;
+                }
                 string key = e.HostPort;
                 Lane lane = _lanes[(int)(Fnv1a32(key) % (uint)_lanes.Length)];
                 var stream = new EndpointStream(id, key);
-                var sub = new ZmtpSubscriber(e.Address, _socketPort, _topicFilter, this, Logger, stream);
+                var sub = new ZmtpSubscriber(e.Address, port, _topicFilter, this, Logger, stream);
                 _byEndpoint[id] = new Subscription(stream, sub, lane, e.Name);
                 sub.Start();
             }

@@ -66,7 +66,7 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
         Index = new PreciseIndex(options.IndexSize, options.PodCacheSize);
         _root = TokenBlockKeys.Root(Encoding.UTF8.GetBytes(options.HashSeed));
         Subscriptions = new KvEventSubscriptions(Index, options.BlockSizeTokens, _root, options.Concurrency, options.SocketPort,
-            Encoding.UTF8.GetBytes(options.TopicFilter), Counters);
+            Encoding.UTF8.GetBytes(options.TopicFilter), Counters, options.PortOffset);
         _approx = new ApproxPrefixCacheProducer(name + "/approx") { Metrics = metrics };
         _tokenizer = new VllmTokenizer(options.TokenizeTimeout);
     }
@@ -282,6 +282,8 @@ internal sealed record PreciseOptions
     public string TopicFilter { get; init; } = PrecisePrefixCacheProducer.DefaultTopicFilter;
     public int Concurrency { get; init; } = PrecisePrefixCacheProducer.DefaultConcurrency;
     public int SocketPort { get; init; } = PrecisePrefixCacheProducer.DefaultSocketPort;
+    /// <summary>FastEpp's own <c>kvEventsPortOffset</c>: publisher port = endpoint port + offset (0 = use socketPort).</summary>
+    public int PortOffset { get; init; }
     public bool SpeculativeIndexing { get; init; }
     public TimeSpan SpeculativeTtl { get; init; } = PrecisePrefixCacheProducer.DefaultSpeculativeTtl;
     public TimeSpan TokenizeTimeout { get; init; } = PrecisePrefixCacheProducer.DefaultTokenizeTimeout;
@@ -349,6 +351,13 @@ internal sealed record PreciseOptions
         if (discovery.GetString("podLabelSelector", "").Length > 0 || discovery.GetString("podNamespace", "").Length > 0)
             throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.podLabelSelector/podNamespace are not supported: FastEpp subscribes to the InferencePool's endpoints");
         o = o with { Concurrency = concurrency, TopicFilter = topic, SocketPort = port };
+
+        int offset = p.GetInt("kvEventsPortOffset", 0);
+        if (offset is < -65535 or > 65535)
+            throw new ConfigException(Prefix + "kvEventsPortOffset must be in -65535..65535");
+        if (offset != 0 && discovery.Get("socketPort") is not null)
+            throw new ConfigException(Prefix + "kvEventsPortOffset and kvEventsConfig.podDiscoveryConfig.socketPort are exclusive");
+        o = o with { PortOffset = offset };
 
         TimeSpan ttl = p.GetDuration("speculativeTTL", PrecisePrefixCacheProducer.DefaultSpeculativeTtl);
         if (ttl <= TimeSpan.Zero)

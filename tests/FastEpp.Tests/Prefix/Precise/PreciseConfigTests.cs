@@ -51,6 +51,16 @@ public sealed class PreciseConfigTests
     }
 
     [Fact]
+    public void KvEventsPortOffset_PutsEachPublisherAtItsEndpointsPortPlusTheOffset()
+    {
+        var p = Load("{kvEventsPortOffset: 1000}");
+        var endpoint = new FastEpp.Endpoints.Endpoint("e", "pod", "127.0.0.1", 8001, 8001, new Dictionary<string, string>());
+        Assert.Equal(9001, p.Subscriptions.PortOf(endpoint));
+        Assert.Equal(5557, Load("null").Subscriptions.PortOf(endpoint));
+        Assert.Contains("exclusive", Assert.Throws<ConfigException>(() => ConfigLoader.Load(Config("{kvEventsPortOffset: 1, kvEventsConfig: {podDiscoveryConfig: {socketPort: 5556}}}"))).Message);
+    }
+
+    [Fact]
     public void Defaults_AreLlmds()
     {
         PreciseOptions o = Load("null").Options;
