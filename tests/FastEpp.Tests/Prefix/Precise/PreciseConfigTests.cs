@@ -61,6 +61,18 @@ public sealed class PreciseConfigTests
     }
 
     [Fact]
+    public void ShippedExample_PerfConfigsPreciseYaml_Loads()
+    {
+        string text = File.ReadAllText(Path.Combine(FastEpp.Tests.Operations.DeployTests.RepoRoot, "perf", "configs", "precise.yaml"));
+        var loaded = ConfigLoader.Load(text);
+        var p = loaded.Plugins.OfType<PrecisePrefixCacheProducer>().Single();
+        Assert.True(p.Options.SpeculativeIndexing);
+        Assert.Equal(10_000_000, p.Options.IndexSize);
+        Assert.Equal(5557, p.Options.SocketPort);
+        Assert.Contains(loaded.Plugins, x => x is FastEpp.Scheduling.Scorers.PrefixCacheScorer { ProducerName: "precise-prefix-cache-producer" });
+    }
+
+    [Fact]
     public void Defaults_AreLlmds()
     {
         PreciseOptions o = Load("null").Options;
