@@ -17,6 +17,8 @@ cmd_setup() {
   command -v clang >/dev/null 2>&1 || missing+=(clang)
   command -v ld >/dev/null 2>&1 || missing+=(binutils)
   dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
+  # A real libzmq PUB (pyzmq, as vLLM publishes KV events) for the precise-prefix interop test.
+  dpkg -s python3-zmq >/dev/null 2>&1 || missing+=(python3-zmq)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo

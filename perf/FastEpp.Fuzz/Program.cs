@@ -10,6 +10,7 @@ FuzzTarget[] all =
 [
     new OpenAiRequestTarget(), new UsageTarget(), new PrometheusTarget(), new ConfigTarget(),
     new KubeWatchTarget(), new KubeConfigTarget(), new StreamMachineTarget(),
+    new KvEventTarget(),
 ];
 
 string? only = null;

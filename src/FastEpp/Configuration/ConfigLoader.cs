@@ -235,8 +235,9 @@ internal static class ConfigLoader
 
         // 13. Auto-create missing data producers (default producer per consumed key).
         bool consumesPrefix = plugins.Exists(p => p is PrefixCacheScorer or PrefixCacheAffinityFilter or LatencyScorer);
-        if (consumesPrefix && !plugins.Exists(p => p is ApproxPrefixCacheProducer))
+        if (consumesPrefix && !plugins.Exists(p => p is ApproxPrefixCacheProducer or PrecisePrefixCacheProducer))
             RegisterDefault(ApproxPrefixCacheProducer.Type);
+        ValidatePrefixProducers(plugins);
         bool consumesInFlight = plugins.Exists(p => p is TokenLoadScorer or ConcurrencyDetector);
         if (consumesInFlight && !plugins.Exists(p => p is InFlightLoadProducer))
             RegisterDefault(InFlightLoadProducer.Type);
@@ -251,6 +252,40 @@ internal static class ConfigLoader
             Parser = parserPlugin as IRequestParser,
             DataSources = sources,
         };
+    }
+
+    /// <summary>
+    /// Prefix-match info has one slot per request (RequestScratch), so one producer writes it: two prefix producers are
+    /// refused, and a prefix-cache-scorer's <c>prefixMatchInfoProducerName</c> must name the configured one.
+    /// </summary>
+    private static void ValidatePrefixProducers(List<IPlugin> plugins)
+    {
+        IPlugin? producer = null;
+        foreach (IPlugin p in plugins)
+        {
+            if (p is not (ApproxPrefixCacheProducer or PrecisePrefixCacheProducer))
+                continue;
+            if (producer is not null)
+                throw new ConfigException($"prefix-match producers '{producer.Name}' and '{p.Name}' are both configured; FastEpp supports one per configuration (the precise producer falls back to its own approximate index)");
+            producer = p;
+        }
+        // llm-d's token-producer feeds the precise producer only.
+        foreach (IPlugin p in plugins)
+        {
+            if (p is not TokenProducer tokens)
+                continue;
+            if (producer is not PrecisePrefixCacheProducer precise)
+                throw new ConfigException($"{tokens.TypeName} '{tokens.Name}' needs a precise-prefix-cache-producer to feed (it would do nothing)");
+            if (precise.TokenSource is { } other)
+                throw new ConfigException($"two token producers ('{other.Name}', '{tokens.Name}') are configured");
+            precise.TokenSource = tokens;
+        }
+        foreach (IPlugin p in plugins)
+        {
+            if (p is PrefixCacheScorer { ProducerName.Length: > 0 } scorer && scorer.ProducerName != producer?.Name)
+                throw new ConfigException($"prefix-cache-scorer '{scorer.Name}': prefixMatchInfoProducerName '{scorer.ProducerName}' does not name a configured prefix-match producer" +
+                    (producer is null ? "" : $" (the configured one is '{producer.Name}')"));
+        }
     }
 
     private static HashSet<string> ValidateGates(EndpointPickerConfig config)

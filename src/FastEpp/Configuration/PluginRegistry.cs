@@ -32,6 +32,7 @@ internal static class PluginRegistry
         Requests.RequestAttributeReporter.Type, OpenAiParser.Type, VllmGrpcParser.Type,
         PassthroughParser.Type, ConcurrencyDetector.Type, UtilizationDetector.Type,
         PredictedTtftScorer.Type, // FastEpp's own (not in the reference)
+        PrecisePrefixCacheProducer.Type, TokenProducer.Type, TokenProducer.Alias, // llm-d's (routing.md §3)
     ];
 
     private static readonly FrozenDictionary<string, PluginType> s_byName = All.ToFrozenDictionary(static t => t.Name, StringComparer.Ordinal);

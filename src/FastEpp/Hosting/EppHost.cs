@@ -42,6 +42,8 @@ internal sealed class EppHost : IAsyncDisposable
     public EppOptions Options { get; }
     public ILoggerFactory LoggerFactory { get; }
     public EndpointRegistry Registry { get; } = new();
+
+    private readonly List<Scheduling.Producers.IEndpointFollower> _followers = [];
     public RequestServices Runtime { get; private set; } = null!;
     public PoolMetricsAggregator PoolMetrics { get; private set; } = null!;
     public int GrpcPort { get; private set; }
@@ -113,6 +115,13 @@ internal sealed class EppHost : IAsyncDisposable
         };
         if (config is not null)
         {
+            // Plugins that follow the endpoints from start-up (precise-prefix-cache-producer's KV-event subscriptions).
+            foreach (var plugin in config.Plugins)
+                if (plugin is Scheduling.Producers.IEndpointFollower follower)
+                {
+                    follower.Attach(Registry, LoggerFactory);
+                    _followers.Add(follower);
+                }
             _prefixIndexes = config.PrefixIndexes;
             if (_prefixIndexes.Length > 0)
                 Metrics.PrefixIndexSize = () =>
@@ -350,6 +359,8 @@ internal sealed class EppHost : IAsyncDisposable
         }
         if (_kubernetes is not null)
             await _kubernetes.DisposeAsync().ConfigureAwait(false);
+        foreach (var follower in _followers)
+            await follower.DisposeAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

@@ -144,6 +144,13 @@ internal sealed class EppMetrics
     public Histogram PluginDuration(string extensionPoint, string pluginType, string pluginName) =>
         _pluginDurations[new PluginPoint(extensionPoint, pluginType, pluginName)];
 
+    // FastEpp's own: the precise-prefix-cache-producer's KV-event ingestion and fallbacks (Prefix/Precise).
+    private readonly Family<string, ValueCell> _precise = new("fastepp_precise_prefix_total",
+        "KV-event ingestion and fallbacks of the precise-prefix-cache-producer, by event.", "counter", static () => new ValueCell(), static e => LabelList(("event", e)));
+
+    /// <summary>The counter of one precise-prefix event kind (see Prefix/Precise/PreciseCounters.cs).</summary>
+    public ValueCell PrecisePrefix(string kind) => _precise[kind];
+
     /// <summary>Total prefix-index entries, read at scrape time (null: no prefix producer configured).</summary>
     public Func<long>? PrefixIndexSize { get; set; }
 
@@ -229,6 +236,7 @@ internal sealed class EppMetrics
         }
         _hitBytes.Write(writer);
         _hitRatio.Write(writer);
+        _precise.Write(writer);
         _pluginDurations.Write(writer);
         _attempts.Write(writer);
         _schedulerE2e.Write(writer);

@@ -32,6 +32,21 @@ internal sealed class RequestScratch
     /// <summary>UTF-8 of the target model (re-encoded per request into a grow-only buffer).</summary>
     internal byte[] ModelUtf8Buffer = new byte[64];
 
+    // precise-prefix-cache-producer: the request's token ids and its block keys (kept for the speculative PreRequest).
+    internal uint[] TokenBuffer = new uint[256];
+    private ulong[] _preciseKeys = new ulong[16];
+
+    /// <summary>How many keys of <see cref="PreciseKeyChain"/> are valid (0 = none for this decision).</summary>
+    public int PreciseKeyCount { get; set; }
+
+    public ReadOnlySpan<ulong> PreciseKeyChain => _preciseKeys.AsSpan(0, PreciseKeyCount);
+
+    public Span<ulong> PreciseKeys(int n)
+    {
+        Ensure(ref _preciseKeys, n);
+        return _preciseKeys.AsSpan(0, n);
+    }
+
     public void Begin(EndpointSnapshot snapshot, int candidateCount)
     {
         Snapshot = snapshot;
@@ -50,6 +65,7 @@ internal sealed class RequestScratch
         PrefixTotalBlocks = 0;
         PrefixBlockSizeTokens = 0;
         HashCount = 0;
+        PreciseKeyCount = 0;
         HasInFlightData = false;
     }
 

@@ -317,10 +317,12 @@ public class ConfigLoaderTests
         ];
         // FastEpp's own types follow the reference's, each named fastepp-*.
         string[] own = ["fastepp-predicted-ttft-scorer"];
+        // Then llm-d's types FastEpp implements (spec routing.md §3).
+        string[] llmd = ["precise-prefix-cache-producer", "token-producer", "tokenizer"];
         foreach (string t in reference)
             Assert.True(PluginRegistry.IsRegistered(t), t);
-        Assert.Equal(reference.Length + own.Length, PluginRegistry.RegisteredTypes.Count());
-        Assert.Equal([.. reference, .. own], PluginRegistry.All.Select(t => t.Name));
+        Assert.Equal(reference.Length + own.Length + llmd.Length, PluginRegistry.RegisteredTypes.Count());
+        Assert.Equal([.. reference, .. own, .. llmd], PluginRegistry.All.Select(t => t.Name));
     }
 
     [Theory]
