@@ -186,7 +186,14 @@ internal static class CompareCommand
                 var prompts = new PromptFactory(spec, sim.Model, seed, sim.MaxModelLen);
 
                 double cpu0 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
-                RequestResult[] results = await LoadRunner.RunOpenLoopAsync(spec, prompts, client, seed, drain, Console.WriteLine, ct).ConfigureAwait(false);
+                RequestResult[] results;
+                List<ReplicaSample> timeline;
+                await using (FleetSampler sampler = sim.StartSampler(TimeSpan.FromSeconds(1)))
+                {
+                    results = await LoadRunner.RunOpenLoopAsync(spec, prompts, client, seed, drain, Console.WriteLine, ct).ConfigureAwait(false);
+                    sampler.Sample();
+                    timeline = sampler.Samples;
+                }
                 double cpu1 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
                 MetricsScraper.FleetCounters counters = await MetricsScraper.ScrapeAsync(http, sim.Endpoints, ct).ConfigureAwait(false);
 
@@ -208,6 +215,8 @@ internal static class CompareCommand
                     GatewayFallbacks = gateway.Stats.Fallbacks,
                     GatewayEppErrors = gateway.Stats.EppErrors,
                     PerUpstream = gateway.Stats.PerUpstream(),
+                    TtftCdf = StatsBuilder.TtftCdf(results, 200),
+                    Timeline = timeline,
                 };
                 if (epp is not null)
                 {

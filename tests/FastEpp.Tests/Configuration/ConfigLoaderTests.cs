@@ -316,7 +316,7 @@ public class ConfigLoaderTests
             "openai-parser", "vllmgrpc-parser", "passthrough-parser", "concurrency-detector", "utilization-detector",
         ];
         // FastEpp's own types follow the reference's, each named fastepp-*.
-        string[] own = ["fastepp-predicted-ttft-scorer"];
+        string[] own = ["fastepp-wait-scorer"];
         foreach (string t in reference)
             Assert.True(PluginRegistry.IsRegistered(t), t);
         Assert.Equal(reference.Length + own.Length, PluginRegistry.RegisteredTypes.Count());
