@@ -70,7 +70,7 @@ internal sealed class ReplicaSample
     public int Running { get; set; }
     /// <summary>KV blocks in use ÷ blocks, 0..1.</summary>
     public double KvUsage { get; set; }
-    /// <summary>Prefix-cache hit rate (hit ÷ queried tokens) since the previous sample; NaN when nothing was queried.</summary>
+    /// <summary>Prefix-cache hit rate (hit ÷ queried tokens) over the last 5 samples; NaN when nothing was queried.</summary>
     public double PrefixHitRate { get; set; } = double.NaN;
 }
 

@@ -156,7 +156,7 @@ internal static class ReportWriter
                 pts.Add((p.Seconds, p.Fraction));
             cdf.Add(new ChartSeries(m.Mode, pts));
         }
-        sb.Append(Line("ttft-cdf", "TTFT CDF (all stages)", "TTFT (s)", "fraction of requests sent", cdf, logX: true, markers: false));
+        sb.Append(Line("ttft-cdf", "TTFT CDF (all stages)", "TTFT (s)", "fraction of requests sent", cdf, logX: true, markers: false, linearY: true));
         sb.Append("</div>");
         sb.Append(Timelines(r));
         sb.Append("<h2>Overall</h2><table id=\"overall\"><thead><tr>");
@@ -200,7 +200,7 @@ internal static class ReportWriter
     internal static string Timelines(CompareReport r)
     {
         var sb = new StringBuilder(16 * 1024);
-        sb.Append("<h2>Per-replica timelines</h2><p class=\"meta\">Sampled from the simulated engines once a second: waiting requests, KV blocks in use, and the prefix-cache hit rate (hit ÷ queried prompt tokens) of the requests scheduled in that second.</p>");
+        sb.Append("<h2>Per-replica timelines</h2><p class=\"meta\">Sampled from the simulated engines once a second: waiting requests, KV blocks in use, and the prefix-cache hit rate (hit ÷ queried prompt tokens) of the requests scheduled in the last 5 seconds.</p>");
         int mi = 0;
         foreach (ModeReport m in r.Modes)
         {
@@ -239,7 +239,7 @@ internal static class ReportWriter
 
     // Linear axes, no markers (hundreds of points per line).
     private static string TimelineChart(string id, string title, string yLabel, List<ChartSeries> series) =>
-        Line(id, title, "time since load start (s)", yLabel, series, logX: false, markers: false);
+        Line(id, title, "time since load start (s)", yLabel, series, logX: false, markers: false, linearY: true);
 
     public static string OverheadMarkdown(OverheadReport r)
     {

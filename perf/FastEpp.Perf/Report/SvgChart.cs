@@ -30,9 +30,11 @@ internal static class SvgChart
 
     /// <summary>
     /// A line chart; <paramref name="logX"/>: log-scale X when the data spans more than two decades (CDFs of latencies);
-    /// <paramref name="markers"/>: a dot with a tooltip on every point (off for dense series such as timelines).
+    /// <paramref name="markers"/>: a dot with a tooltip on every point (off for dense series such as timelines);
+    /// <paramref name="linearY"/>: never a log Y (fractions, percentages).
     /// </summary>
-    public static string Line(string id, string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series, bool logX, bool markers)
+    public static string Line(string id, string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series, bool logX, bool markers,
+        bool linearY = false)
     {
         double minX = double.MaxValue, maxX = double.MinValue, minY = double.MaxValue, maxY = double.MinValue;
         foreach (ChartSeries s in series)
@@ -47,7 +49,7 @@ internal static class SvgChart
         }
         if (minX > maxX) { minX = 0; maxX = 1; minY = 0; maxY = 1; }
         if (maxX - minX < 1e-9) { minX -= 1; maxX += 1; }
-        bool log = minY > 0 && maxY / minY > 100;
+        bool log = !linearY && minY > 0 && maxY / minY > 100;
         bool xlog = logX && minX > 0 && maxX / minX > 30;
         double x0 = minX, x1 = maxX;
         if (xlog)
