@@ -40,7 +40,7 @@ public sealed class ReportWriterTests : IDisposable
             for (int t = 0; t < 3; t++)
             {
                 for (int r = 0; r < 2; r++)
-                    m.Timeline.Add(new ReplicaSample { T = t, Replica = r, Waiting = t * r, Running = 1, KvUsage = 0.25 * t, PrefixHitRate = t == 0 ? double.NaN : 0.5 });
+                    m.Timeline.Add(new ReplicaSample { T = t, Replica = r, Waiting = t * r, Running = 1, KvUsage = 0.495 * t, PrefixHitRate = t == 0 ? double.NaN : 0.5 });
             }
             report.Modes.Add(m);
         }
@@ -70,6 +70,13 @@ public sealed class ReportWriterTests : IDisposable
         }
         // The CDF has a log TTFT axis (0.2 .. 200 s spans three decades).
         Assert.Contains(all[2].Elements(s_svg + "text"), t => t.Value == "TTFT (s) (log)");
+        // ... and a linear fraction axis that ends at 1 (not at the next round step above it).
+        string[] labels = all[2].Elements(s_svg + "text").Select(t => t.Value).ToArray();
+        Assert.Contains("1", labels);
+        Assert.DoesNotContain("1.2", labels);
+        string[] kvLabels = all[4].Elements(s_svg + "text").Select(t => t.Value).ToArray(); // KV use up to 99%: the axis ends at 100
+        Assert.Contains("100", kvLabels);
+        Assert.DoesNotContain("120", kvLabels);
         foreach (XElement chart in charts)
         {
             XElement[] series = chart.Elements(s_svg + "g").Where(g => (string?)g.Attribute("class") == "series").ToArray();

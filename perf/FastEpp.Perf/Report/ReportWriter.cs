@@ -156,7 +156,7 @@ internal static class ReportWriter
                 pts.Add((p.Seconds, p.Fraction));
             cdf.Add(new ChartSeries(m.Mode, pts));
         }
-        sb.Append(Line("ttft-cdf", "TTFT CDF (all stages)", "TTFT (s)", "fraction of requests sent", cdf, logX: true, markers: false, linearY: true));
+        sb.Append(Line("ttft-cdf", "TTFT CDF (all stages)", "TTFT (s)", "fraction of requests sent", cdf, logX: true, markers: false, linearY: true, yCap: 1));
         sb.Append("</div>");
         sb.Append(Timelines(r));
         sb.Append("<h2>Overall</h2><table id=\"overall\"><thead><tr>");
@@ -228,9 +228,9 @@ internal static class ReportWriter
             }
             string id = "timeline-" + mi.ToString(CultureInfo.InvariantCulture);
             sb.Append("<h3>").Append(Esc(m.Mode)).Append("</h3><div class=\"charts\">");
-            sb.Append(TimelineChart(id + "-queue", m.Mode + ": waiting requests", "waiting requests", queue));
-            sb.Append(TimelineChart(id + "-kv", m.Mode + ": KV-cache use", "KV blocks in use (%)", kv));
-            sb.Append(TimelineChart(id + "-hit", m.Mode + ": prefix-cache hit rate", "prefix hit (%)", hit));
+            sb.Append(TimelineChart(id + "-queue", m.Mode + ": waiting requests", "waiting requests", queue, double.NaN));
+            sb.Append(TimelineChart(id + "-kv", m.Mode + ": KV-cache use", "KV blocks in use (%)", kv, 100));
+            sb.Append(TimelineChart(id + "-hit", m.Mode + ": prefix-cache hit rate", "prefix hit (%)", hit, 100));
             sb.Append("</div>");
             mi++;
         }
@@ -238,8 +238,8 @@ internal static class ReportWriter
     }
 
     // Linear axes, no markers (hundreds of points per line).
-    private static string TimelineChart(string id, string title, string yLabel, List<ChartSeries> series) =>
-        Line(id, title, "time since load start (s)", yLabel, series, logX: false, markers: false, linearY: true);
+    private static string TimelineChart(string id, string title, string yLabel, List<ChartSeries> series, double yCap) =>
+        Line(id, title, "time since load start (s)", yLabel, series, logX: false, markers: false, linearY: true, yCap: yCap);
 
     public static string OverheadMarkdown(OverheadReport r)
     {

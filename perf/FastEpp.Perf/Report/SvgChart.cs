@@ -31,10 +31,11 @@ internal static class SvgChart
     /// <summary>
     /// A line chart; <paramref name="logX"/>: log-scale X when the data spans more than two decades (CDFs of latencies);
     /// <paramref name="markers"/>: a dot with a tooltip on every point (off for dense series such as timelines);
-    /// <paramref name="linearY"/>: never a log Y (fractions, percentages).
+    /// <paramref name="linearY"/>: never a log Y (fractions, percentages); <paramref name="yCap"/>: the quantity's upper
+    /// bound (1, 100), where the Y axis ends when no value exceeds it.
     /// </summary>
     public static string Line(string id, string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series, bool logX, bool markers,
-        bool linearY = false)
+        bool linearY = false, double yCap = double.NaN)
     {
         double minX = double.MaxValue, maxX = double.MinValue, minY = double.MaxValue, maxY = double.MinValue;
         foreach (ChartSeries s in series)
@@ -70,6 +71,12 @@ internal static class SvgChart
             yStep = NiceStep(((maxY <= y0 ? y0 + 1 : maxY) - y0) / 5);
             y0 = Math.Floor(y0 / yStep) * yStep;
             y1 = Math.Ceiling((maxY <= y0 ? y0 + 1 : maxY * 1.02) / yStep) * yStep;
+            if (maxY <= yCap && y1 > yCap)
+            {
+                // A bounded quantity (a fraction, a percentage): the axis ends at its bound, on a tick.
+                yStep = NiceStep((yCap - y0) / 5);
+                y1 = yCap;
+            }
         }
         double plotW = Width - Left - Right, plotH = Height - Top - Bottom;
         double Px(double x) => xlog
