@@ -244,6 +244,8 @@ internal static class CompareCommand
                     GatewayEppErrors = gateway.Stats.EppErrors,
                     PerUpstream = gateway.Stats.PerUpstream(),
                     TtftCdf = StatsBuilder.TtftCdf(results, 200),
+                    PickMeanMs = gateway.Stats.PickTime.MeanMs,
+                    PickMaxMs = gateway.Stats.PickTime.MaxMs,
                     Timeline = timeline,
                 };
                 if (epp is not null)
@@ -253,8 +255,11 @@ internal static class CompareCommand
                     (m.EppRssMiB, m.EppPeakRssMiB) = ProcStats.Memory(epp.Pid);
                 }
                 report.Modes.Add(m);
+                string pickTime = gateway.Stats.PickTime.Count > 0
+                    ? ", oracle decision " + SvgChart.Fmt(m.PickMeanMs) + " ms mean, " + SvgChart.Fmt(m.PickMaxMs) + " ms max"
+                    : "";
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  done: {overall.Completed}/{overall.Sent} ok, TTFT p90 {SvgChart.Fmt(overall.Ttft.P90)} s, {SvgChart.Fmt(overall.OutputTokensPerSecond)} tok/s, prefix hit {SvgChart.Fmt(counters.HitRate * 100)}%"));
+                    $"  done: {overall.Completed}/{overall.Sent} ok, TTFT p90 {SvgChart.Fmt(overall.Ttft.P90)} s, {SvgChart.Fmt(overall.OutputTokensPerSecond)} tok/s, prefix hit {SvgChart.Fmt(counters.HitRate * 100)}%") + pickTime);
             }
             finally
             {

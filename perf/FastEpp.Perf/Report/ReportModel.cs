@@ -46,6 +46,9 @@ internal sealed class ModeReport
     public double EppPeakRssMiB { get; set; } = double.NaN;
     public long GatewayFallbacks { get; set; }
     public long GatewayEppErrors { get; set; }
+    /// <summary>The in-process picker's (oracle's) decision wall time per request, mean and max, ms (NaN for other modes).</summary>
+    public double PickMeanMs { get; set; } = double.NaN;
+    public double PickMaxMs { get; set; } = double.NaN;
     public Dictionary<string, long> PerUpstream { get; set; } = new();
     /// <summary>The TTFT CDF of the completed requests: (TTFT s, fraction ≤ it), at most ~200 points.</summary>
     public List<CdfPoint> TtftCdf { get; set; } = new();
