@@ -125,7 +125,9 @@ internal sealed class GatewayServer : IAsyncDisposable
             reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
         }
         byte[] body = read.Buffer.ToArray();
+        long pickStart = System.Diagnostics.Stopwatch.GetTimestamp();
         string? endpoint = Options.Picker!(read.Buffer, ctx.Request.Path.Value ?? "/");
+        Stats.OnPick(System.Diagnostics.Stopwatch.GetElapsedTime(pickStart));
         reader.AdvanceTo(read.Buffer.End);
         if (endpoint is null)
         {

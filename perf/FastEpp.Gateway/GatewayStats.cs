@@ -54,6 +54,31 @@ internal sealed class GatewayStats
     internal void OnFailClosed() => Interlocked.Increment(ref _failClosed);
     internal void OnImmediateResponse() => Interlocked.Increment(ref _immediateResponses);
     internal void OnFallback() => Interlocked.Increment(ref _fallbacks);
+
+    private long _picks;
+    private long _pickTicks;
+    private long _pickMaxTicks;
+
+    /// <summary>Decisions of the in-process picker (the oracle) and the wall time they took, mean and max, ms.</summary>
+    public (long Count, double MeanMs, double MaxMs) PickTime
+    {
+        get
+        {
+            long n = Volatile.Read(ref _picks);
+            return (n, n > 0 ? TimeSpan.FromTicks(Interlocked.Read(ref _pickTicks) / n).TotalMilliseconds : double.NaN,
+                TimeSpan.FromTicks(Interlocked.Read(ref _pickMaxTicks)).TotalMilliseconds);
+        }
+    }
+
+    internal void OnPick(TimeSpan elapsed)
+    {
+        Interlocked.Increment(ref _picks);
+        Interlocked.Add(ref _pickTicks, elapsed.Ticks);
+        long max;
+        while (elapsed.Ticks > (max = Interlocked.Read(ref _pickMaxTicks)) && Interlocked.CompareExchange(ref _pickMaxTicks, elapsed.Ticks, max) != max)
+        {
+        }
+    }
     internal void OnUpstreamError() => Interlocked.Increment(ref _upstreamErrors);
     internal void OnNoDestination() => Interlocked.Increment(ref _noDestination);
 

@@ -36,6 +36,12 @@ public sealed class ReportWriterTests : IDisposable
                 });
             }
             m.Overall = m.Stages[2];
+            m.TtftCdf = [new CdfPoint { Seconds = ttftBase, Fraction = 0.5 }, new CdfPoint { Seconds = ttftBase * 100, Fraction = 0.98 }];
+            for (int t = 0; t < 3; t++)
+            {
+                for (int r = 0; r < 2; r++)
+                    m.Timeline.Add(new ReplicaSample { T = t, Replica = r, Waiting = t * r, Running = 1, KvUsage = 0.495 * t, PrefixHitRate = t == 0 ? double.NaN : 0.5 });
+            }
             report.Modes.Add(m);
         }
         report.Modes[0].Stages[0].Ttft.P90 = double.NaN; // a stage without data must not break the chart
@@ -43,20 +49,41 @@ public sealed class ReportWriterTests : IDisposable
     }
 
     [Fact]
-    public void WriteAll_HtmlIsWellFormedWithTwoInlineCharts()
+    public void WriteAll_HtmlIsWellFormed_WithRateCharts_ATtftCdf_AndPerReplicaTimelinesPerMode()
     {
         ReportWriter.WriteAll(SampleReport(), _dir);
 
         using XmlReader reader = XmlReader.Create(Path.Combine(_dir, "report.html"), new XmlReaderSettings { DtdProcessing = DtdProcessing.Ignore });
         XDocument doc = XDocument.Load(reader);
-        XElement[] charts = doc.Descendants(s_svg + "svg").ToArray();
-        Assert.Equal(["ttft-p90", "throughput"], charts.Select(c => (string?)c.Attribute("id")));
+        XElement[] all = doc.Descendants(s_svg + "svg").ToArray();
+        Assert.Equal(["ttft-p90", "throughput", "ttft-cdf",
+            "timeline-0-queue", "timeline-0-kv", "timeline-0-hit", "timeline-1-queue", "timeline-1-kv", "timeline-1-hit"],
+            all.Select(c => (string?)c.Attribute("id")));
+        XElement[] charts = all[..3];
+        // Timelines: one line per replica; the hit-rate line skips the NaN sample (nothing queried in that second).
+        foreach (XElement timeline in all[3..])
+        {
+            XElement[] lines = timeline.Elements(s_svg + "g").Where(g => (string?)g.Attribute("class") == "series").ToArray();
+            Assert.Equal(["replica 0", "replica 1"], lines.Select(g => (string?)g.Attribute("data-name")));
+            int points = ((string)lines[0].Element(s_svg + "polyline")!.Attribute("points")!).Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
+            Assert.Equal(((string?)timeline.Attribute("id"))!.EndsWith("-hit", StringComparison.Ordinal) ? 2 : 3, points);
+        }
+        // The CDF has a log TTFT axis (0.2 .. 200 s spans three decades).
+        Assert.Contains(all[2].Elements(s_svg + "text"), t => t.Value == "TTFT (s) (log)");
+        // ... and a linear fraction axis that ends at 1 (not at the next round step above it).
+        string[] labels = all[2].Elements(s_svg + "text").Select(t => t.Value).ToArray();
+        Assert.Contains("1", labels);
+        Assert.DoesNotContain("1.2", labels);
+        string[] kvLabels = all[4].Elements(s_svg + "text").Select(t => t.Value).ToArray(); // KV use up to 99%: the axis ends at 100
+        Assert.Contains("100", kvLabels);
+        Assert.DoesNotContain("120", kvLabels);
         foreach (XElement chart in charts)
         {
             XElement[] series = chart.Elements(s_svg + "g").Where(g => (string?)g.Attribute("class") == "series").ToArray();
             Assert.Equal(["round-robin", "fastepp-default"], series.Select(g => (string?)g.Attribute("data-name")));
             Assert.All(series, g => Assert.Single(g.Elements(s_svg + "polyline")));
         }
+        Assert.Empty(charts[2].Descendants(s_svg + "circle")); // CDF lines carry no per-point markers
         // The NaN stage is dropped from the TTFT line only.
         Assert.Equal(2, charts[0].Elements(s_svg + "g").First().Elements(s_svg + "circle").Count());
         Assert.Equal(3, charts[1].Elements(s_svg + "g").First().Elements(s_svg + "circle").Count());
@@ -110,6 +137,25 @@ public sealed class ReportWriterTests : IDisposable
         string md = File.ReadAllText(Path.Combine(_dir, "summary.md"));
         Assert.Contains("| round-robin |", md);
         Assert.Contains("## fastepp-default", md);
+    }
+
+    [Fact]
+    public void TtftCdf_IsOverEveryRequestSent_SoErrorsKeepItBelowOne()
+    {
+        var results = new RequestResult[10];
+        for (int i = 0; i < 10; i++)
+            results[i] = new RequestResult { Ok = i < 8, Ttft = i < 8 ? 0.1 * (8 - i) : double.NaN };
+        List<CdfPoint> cdf = StatsBuilder.TtftCdf(results, 200);
+        Assert.Equal(8, cdf.Count);
+        Assert.Equal(0.1, cdf[0].Seconds, 9);
+        Assert.Equal(0.1, cdf[0].Fraction, 9);
+        Assert.Equal(0.8, cdf[^1].Seconds, 9);
+        Assert.Equal(0.8, cdf[^1].Fraction, 9);   // 2 of 10 never got a first token
+        // Thinned to about maxPoints, always ending at the slowest request.
+        List<CdfPoint> thin = StatsBuilder.TtftCdf(results, 3);
+        Assert.True(thin.Count <= 4);
+        Assert.Equal(0.8, thin[^1].Seconds, 9);
+        Assert.Empty(StatsBuilder.TtftCdf([], 10));
     }
 
     [Fact]

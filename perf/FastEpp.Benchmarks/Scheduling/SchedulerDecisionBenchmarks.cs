@@ -43,6 +43,8 @@ public class SchedulerDecisionBenchmarks
                 WaitingQueueSize = i % 7,
                 RunningRequestsSize = i % 5,
                 KvCacheUsagePercent = (i % 10) / 10.0,
+                CacheNumBlocks = 19_208,
+                CacheBlockSize = 16,
                 UpdatedAt = DateTimeOffset.UtcNow,
             });
             endpoints[i] = e;
@@ -72,16 +74,21 @@ public class SchedulerDecisionBenchmarks
         _timed.Schedule(_request, _snapshot, _candidates, _result, out _);
         _scheduler.Schedule(_request, _snapshot, _candidates, _result, out _);
 
-        // perf/configs/predicted-ttft.yaml: approx prefix producer + fastepp-predicted-ttft-scorer.
+        // perf/configs/best.yaml: the default scorers + fastepp-wait-scorer (KV capacity from the endpoints' metrics).
         _best = SchedulerFactory.Create("""
             plugins:
-            - type: approx-prefix-cache-producer
-            - type: fastepp-predicted-ttft-scorer
+            - type: queue-scorer
+            - type: kv-cache-utilization-scorer
+            - type: prefix-cache-scorer
+            - type: fastepp-wait-scorer
               parameters: {prefillTokensPerSecond: 15928}
             schedulingProfiles:
             - name: default
               plugins:
-              - pluginRef: fastepp-predicted-ttft-scorer
+              - {pluginRef: queue-scorer, weight: 2}
+              - {pluginRef: kv-cache-utilization-scorer, weight: 2}
+              - {pluginRef: prefix-cache-scorer, weight: 3}
+              - {pluginRef: fastepp-wait-scorer, weight: 3}
             """);
         _best.Schedule(_request, _snapshot, _candidates, _result, out _);
         _best.PreRequest(_request, _snapshot, _result);

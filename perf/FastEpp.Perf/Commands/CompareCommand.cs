@@ -29,8 +29,11 @@ internal static class CompareCommand
           --seed N                 request/arrival seed, also the sim seed (1)
           --modes a,b              subset of round-robin,random,oracle,fastepp-<name> (all), run in the order given
           --epp-binary PATH        EPP to start (AOT binary preferred; a .dll runs under dotnet); EPP modes need it
-          --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default=,
-                                   best= and predicted-ttft= with --config-file perf/configs/<name>.yaml)
+          --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default= (the
+                                   reference's default config), and best= / precise= with --config-file
+                                   perf/configs/<name>.yaml when that file exists)
+          --mode-sim-args NAME=FLAGS  extra fastepp-sim flags for one mode's fleet only (repeatable), e.g. the KV-event
+                                   publisher a fastepp-precise mode subscribes to
           --stream-chunk-tokens N  tokens per SSE event from the sims (10: keeps the 2-core box out of the way)
           --sim-time-scale X       fastepp-sim --time-scale (1 = real time)
           --sim-args "FLAGS"       extra fastepp-sim flags
@@ -81,7 +84,10 @@ internal static class CompareCommand
         {
             // The reference's default configuration, and ours for these workloads when run from the repository root.
             variants.Add("default=");
-            foreach (string variant in new[] { "best", "predicted-ttft" })
+            // The mode table: fastepp-best is FastEpp's own profile; fastepp-precise (precise prefix routing from the
+            // engines' KV events, issue 10 §3) joins it when perf/configs/precise.yaml exists, its fleet's event
+            // publisher given with --mode-sim-args precise=...
+            foreach (string variant in new[] { "best", "precise" })
             {
                 string path = Path.GetFullPath(Path.Combine("perf", "configs", variant + ".yaml"));
                 if (File.Exists(path))
@@ -94,6 +100,17 @@ internal static class CompareCommand
         var drain = TimeSpan.FromSeconds(f.Double("drain-timeout", 120));
         string resultsRoot = f.String("results", "results");
         string modesFlag = f.String("modes", "");
+        var modeSimArgs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string v in f.All("mode-sim-args"))
+        {
+            int eq = v.IndexOf('=');
+            if (eq <= 0)
+            {
+                Console.Error.WriteLine("--mode-sim-args takes NAME=FLAGS (NAME: a mode, with or without its fastepp- prefix), got '" + v + "'");
+                return 2;
+            }
+            modeSimArgs[v[..eq].StartsWith("fastepp-", StringComparison.Ordinal) || v[..eq] is "round-robin" or "random" or "oracle" ? v[..eq] : "fastepp-" + v[..eq]] = v[(eq + 1)..];
+        }
         if (f.Unknown() is { } unknown)
         {
             Console.Error.WriteLine(unknown);
@@ -135,6 +152,14 @@ internal static class CompareCommand
             Console.Error.WriteLine("no routing mode left to run");
             return 2;
         }
+        foreach (string key in modeSimArgs.Keys)
+        {
+            if (!modes.Exists(m => m.Name == key))
+            {
+                Console.Error.WriteLine("--mode-sim-args names '" + key + "', which is not a mode of this run");
+                return 2;
+            }
+        }
 
         var simArgs = new List<string>
         {
@@ -170,7 +195,10 @@ internal static class CompareCommand
         foreach ((string name, RoutingMode mode, string eppArgs) in modes)
         {
             Console.WriteLine($"mode {name}" + (mode == RoutingMode.Epp ? " (" + eppBinary + " " + eppArgs + ")" : ""));
-            await using SimHost sim = await SimHost.StartAsync(simArgs.ToArray(), ct).ConfigureAwait(false);
+            string[] fleetArgs = simArgs.ToArray();
+            if (modeSimArgs.TryGetValue(name, out string? own))
+                fleetArgs = [.. simArgs, .. EppProcess.SplitArgs(own)];
+            await using SimHost sim = await SimHost.StartAsync(fleetArgs, ct).ConfigureAwait(false);
             EppProcess? epp = null;
             try
             {
@@ -186,7 +214,14 @@ internal static class CompareCommand
                 var prompts = new PromptFactory(spec, sim.Model, seed, sim.MaxModelLen);
 
                 double cpu0 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
-                RequestResult[] results = await LoadRunner.RunOpenLoopAsync(spec, prompts, client, seed, drain, Console.WriteLine, ct).ConfigureAwait(false);
+                RequestResult[] results;
+                List<ReplicaSample> timeline;
+                await using (FleetSampler sampler = sim.StartSampler(TimeSpan.FromSeconds(1)))
+                {
+                    results = await LoadRunner.RunOpenLoopAsync(spec, prompts, client, seed, drain, Console.WriteLine, ct).ConfigureAwait(false);
+                    sampler.Sample();
+                    timeline = sampler.Samples;
+                }
                 double cpu1 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
                 MetricsScraper.FleetCounters counters = await MetricsScraper.ScrapeAsync(http, sim.Endpoints, ct).ConfigureAwait(false);
 
@@ -208,6 +243,10 @@ internal static class CompareCommand
                     GatewayFallbacks = gateway.Stats.Fallbacks,
                     GatewayEppErrors = gateway.Stats.EppErrors,
                     PerUpstream = gateway.Stats.PerUpstream(),
+                    TtftCdf = StatsBuilder.TtftCdf(results, 200),
+                    PickMeanMs = gateway.Stats.PickTime.MeanMs,
+                    PickMaxMs = gateway.Stats.PickTime.MaxMs,
+                    Timeline = timeline,
                 };
                 if (epp is not null)
                 {
@@ -216,8 +255,11 @@ internal static class CompareCommand
                     (m.EppRssMiB, m.EppPeakRssMiB) = ProcStats.Memory(epp.Pid);
                 }
                 report.Modes.Add(m);
+                string pickTime = gateway.Stats.PickTime.Count > 0
+                    ? ", oracle decision " + SvgChart.Fmt(m.PickMeanMs) + " ms mean, " + SvgChart.Fmt(m.PickMaxMs) + " ms max"
+                    : "";
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  done: {overall.Completed}/{overall.Sent} ok, TTFT p90 {SvgChart.Fmt(overall.Ttft.P90)} s, {SvgChart.Fmt(overall.OutputTokensPerSecond)} tok/s, prefix hit {SvgChart.Fmt(counters.HitRate * 100)}%"));
+                    $"  done: {overall.Completed}/{overall.Sent} ok, TTFT p90 {SvgChart.Fmt(overall.Ttft.P90)} s, {SvgChart.Fmt(overall.OutputTokensPerSecond)} tok/s, prefix hit {SvgChart.Fmt(counters.HitRate * 100)}%") + pickTime);
             }
             finally
             {

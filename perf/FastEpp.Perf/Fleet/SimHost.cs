@@ -52,5 +52,8 @@ internal sealed class SimHost : IAsyncDisposable
         };
     }
 
+    /// <summary>Starts sampling every replica's engine state at <paramref name="period"/> (the report's timelines).</summary>
+    public FleetSampler StartSampler(TimeSpan period) => new(_fleet.Replicas, period);
+
     public ValueTask DisposeAsync() => _fleet.DisposeAsync();
 }

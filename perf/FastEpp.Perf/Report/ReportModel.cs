@@ -46,7 +46,35 @@ internal sealed class ModeReport
     public double EppPeakRssMiB { get; set; } = double.NaN;
     public long GatewayFallbacks { get; set; }
     public long GatewayEppErrors { get; set; }
+    /// <summary>The in-process picker's (oracle's) decision wall time per request, mean and max, ms (NaN for other modes).</summary>
+    public double PickMeanMs { get; set; } = double.NaN;
+    public double PickMaxMs { get; set; } = double.NaN;
     public Dictionary<string, long> PerUpstream { get; set; } = new();
+    /// <summary>The TTFT CDF of the completed requests: (TTFT s, fraction ≤ it), at most ~200 points.</summary>
+    public List<CdfPoint> TtftCdf { get; set; } = new();
+    /// <summary>Per-replica state sampled from the in-process fleet once a second during the run.</summary>
+    public List<ReplicaSample> Timeline { get; set; } = new();
+}
+
+/// <summary>One point of a CDF.</summary>
+internal sealed class CdfPoint
+{
+    public double Seconds { get; set; }
+    public double Fraction { get; set; }
+}
+
+/// <summary>One replica's engine state at one instant of a run (the report's per-replica timelines).</summary>
+internal sealed class ReplicaSample
+{
+    /// <summary>Seconds since the mode's load started.</summary>
+    public double T { get; set; }
+    public int Replica { get; set; }
+    public int Waiting { get; set; }
+    public int Running { get; set; }
+    /// <summary>KV blocks in use ÷ blocks, 0..1.</summary>
+    public double KvUsage { get; set; }
+    /// <summary>Prefix-cache hit rate (hit ÷ queried tokens) over the last 5 samples; NaN when nothing was queried.</summary>
+    public double PrefixHitRate { get; set; } = double.NaN;
 }
 
 /// <summary>A routing-mode comparison (summary.json).</summary>

@@ -148,7 +148,18 @@ internal static class ReportWriter
         sb.Append("<div class=\"charts\">");
         sb.Append(Line("ttft-p90", "TTFT p90 vs offered rate", "offered rate (req/s)", "TTFT p90 (s)", ttft));
         sb.Append(Line("throughput", "Output throughput vs offered rate", "offered rate (req/s)", "output tokens/s", tput));
-        sb.Append("</div><h2>Overall</h2><table id=\"overall\"><thead><tr>");
+        var cdf = new List<ChartSeries>();
+        foreach (ModeReport m in r.Modes)
+        {
+            var pts = new List<(double, double)>(m.TtftCdf.Count);
+            foreach (CdfPoint p in m.TtftCdf)
+                pts.Add((p.Seconds, p.Fraction));
+            cdf.Add(new ChartSeries(m.Mode, pts));
+        }
+        sb.Append(Line("ttft-cdf", "TTFT CDF (all stages)", "TTFT (s)", "fraction of requests sent", cdf, logX: true, markers: false, linearY: true, yCap: 1));
+        sb.Append("</div>");
+        sb.Append(Timelines(r));
+        sb.Append("<h2>Overall</h2><table id=\"overall\"><thead><tr>");
         foreach (string h in new[] { "mode", "sent", "ok", "errors", "TTFT p50 (s)", "TTFT p90 (s)", "TTFT p99 (s)", "TPOT p50 (ms)", "TPOT p90 (ms)", "E2E p90 (s)", "output tok/s", "req/s", "prefix-cache hit", "EPP CPU ms/req", "EPP peak RSS MiB" })
             sb.Append("<th>").Append(Esc(h)).Append("</th>");
         sb.Append("</tr></thead><tbody>");
@@ -180,6 +191,55 @@ internal static class ReportWriter
         sb.Append("</body></html>\n");
         return sb.ToString();
     }
+
+    /// <summary>
+    /// Per mode, three charts with one line per replica: waiting queue length, KV-cache use and prefix-cache hit rate
+    /// (per sampling interval) over the run — why one router wins (a replica whose queue grows while another idles,
+    /// caches full of prefixes nobody asks for).
+    /// </summary>
+    internal static string Timelines(CompareReport r)
+    {
+        var sb = new StringBuilder(16 * 1024);
+        sb.Append("<h2>Per-replica timelines</h2><p class=\"meta\">Sampled from the simulated engines once a second: waiting requests, KV blocks in use, and the prefix-cache hit rate (hit ÷ queried prompt tokens) of the requests scheduled in the last 5 seconds.</p>");
+        int mi = 0;
+        foreach (ModeReport m in r.Modes)
+        {
+            if (m.Timeline.Count == 0)
+                continue;
+            int replicas = 0;
+            foreach (ReplicaSample s in m.Timeline)
+                replicas = Math.Max(replicas, s.Replica + 1);
+            var queue = new List<ChartSeries>(replicas);
+            var kv = new List<ChartSeries>(replicas);
+            var hit = new List<ChartSeries>(replicas);
+            for (int i = 0; i < replicas; i++)
+            {
+                string name = "replica " + i.ToString(CultureInfo.InvariantCulture);
+                queue.Add(new ChartSeries(name, new List<(double, double)>()));
+                kv.Add(new ChartSeries(name, new List<(double, double)>()));
+                hit.Add(new ChartSeries(name, new List<(double, double)>()));
+            }
+            foreach (ReplicaSample s in m.Timeline)
+            {
+                queue[s.Replica].Points.Add((s.T, s.Waiting));
+                kv[s.Replica].Points.Add((s.T, s.KvUsage * 100));
+                if (double.IsFinite(s.PrefixHitRate))
+                    hit[s.Replica].Points.Add((s.T, s.PrefixHitRate * 100));
+            }
+            string id = "timeline-" + mi.ToString(CultureInfo.InvariantCulture);
+            sb.Append("<h3>").Append(Esc(m.Mode)).Append("</h3><div class=\"charts\">");
+            sb.Append(TimelineChart(id + "-queue", m.Mode + ": waiting requests", "waiting requests", queue, double.NaN));
+            sb.Append(TimelineChart(id + "-kv", m.Mode + ": KV-cache use", "KV blocks in use (%)", kv, 100));
+            sb.Append(TimelineChart(id + "-hit", m.Mode + ": prefix-cache hit rate", "prefix hit (%)", hit, 100));
+            sb.Append("</div>");
+            mi++;
+        }
+        return sb.ToString();
+    }
+
+    // Linear axes, no markers (hundreds of points per line).
+    private static string TimelineChart(string id, string title, string yLabel, List<ChartSeries> series, double yCap) =>
+        Line(id, title, "time since load start (s)", yLabel, series, logX: false, markers: false, linearY: true, yCap: yCap);
 
     public static string OverheadMarkdown(OverheadReport r)
     {

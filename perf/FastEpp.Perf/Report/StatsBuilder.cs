@@ -73,6 +73,31 @@ internal static class StatsBuilder
         };
     }
 
+    /// <summary>
+    /// The TTFT CDF over every request sent: (TTFT, fraction of the sent requests with a TTFT ≤ it), at most
+    /// <paramref name="maxPoints"/> points evenly spaced in rank plus the last. A request without a first token (an
+    /// error, a cancelled straggler) never arrives, so the curve then ends below 1.
+    /// </summary>
+    public static List<CdfPoint> TtftCdf(RequestResult[] results, int maxPoints)
+    {
+        var ttft = new List<double>(results.Length);
+        foreach (RequestResult r in results)
+        {
+            if (r.Ok && !double.IsNaN(r.Ttft))
+                ttft.Add(r.Ttft);
+        }
+        ttft.Sort();
+        var cdf = new List<CdfPoint>(Math.Min(ttft.Count, maxPoints) + 1);
+        if (ttft.Count == 0)
+            return cdf;
+        int step = Math.Max(1, ttft.Count / Math.Max(1, maxPoints));
+        for (int i = step - 1; i < ttft.Count; i += step)
+            cdf.Add(new CdfPoint { Seconds = ttft[i], Fraction = (double)(i + 1) / results.Length });
+        if (cdf[^1].Seconds != ttft[^1] || cdf[^1].Fraction != (double)ttft.Count / results.Length)
+            cdf.Add(new CdfPoint { Seconds = ttft[^1], Fraction = (double)ttft.Count / results.Length });
+        return cdf;
+    }
+
     public static Percentiles Of(List<double> values)
     {
         if (values.Count == 0)

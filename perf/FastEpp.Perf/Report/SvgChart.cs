@@ -25,7 +25,17 @@ internal static class SvgChart
         return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * magnitude;
     }
 
-    public static string Line(string id, string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series)
+    public static string Line(string id, string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series) =>
+        Line(id, title, xLabel, yLabel, series, logX: false, markers: true);
+
+    /// <summary>
+    /// A line chart; <paramref name="logX"/>: log-scale X when the data spans more than two decades (CDFs of latencies);
+    /// <paramref name="markers"/>: a dot with a tooltip on every point (off for dense series such as timelines);
+    /// <paramref name="linearY"/>: never a log Y (fractions, percentages); <paramref name="yCap"/>: the quantity's upper
+    /// bound (1, 100), where the Y axis ends when no value exceeds it.
+    /// </summary>
+    public static string Line(string id, string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series, bool logX, bool markers,
+        bool linearY = false, double yCap = double.NaN)
     {
         double minX = double.MaxValue, maxX = double.MinValue, minY = double.MaxValue, maxY = double.MinValue;
         foreach (ChartSeries s in series)
@@ -40,7 +50,14 @@ internal static class SvgChart
         }
         if (minX > maxX) { minX = 0; maxX = 1; minY = 0; maxY = 1; }
         if (maxX - minX < 1e-9) { minX -= 1; maxX += 1; }
-        bool log = minY > 0 && maxY / minY > 100;
+        bool log = !linearY && minY > 0 && maxY / minY > 100;
+        bool xlog = logX && minX > 0 && maxX / minX > 30;
+        double x0 = minX, x1 = maxX;
+        if (xlog)
+        {
+            x0 = Math.Floor(Math.Log10(minX));
+            x1 = Math.Ceiling(Math.Log10(maxX));
+        }
         double y0, y1, yStep = 1;
         if (log)
         {
@@ -54,9 +71,17 @@ internal static class SvgChart
             yStep = NiceStep(((maxY <= y0 ? y0 + 1 : maxY) - y0) / 5);
             y0 = Math.Floor(y0 / yStep) * yStep;
             y1 = Math.Ceiling((maxY <= y0 ? y0 + 1 : maxY * 1.02) / yStep) * yStep;
+            if (maxY <= yCap && y1 > yCap)
+            {
+                // A bounded quantity (a fraction, a percentage): the axis ends at its bound, on a tick.
+                yStep = NiceStep((yCap - y0) / 5);
+                y1 = yCap;
+            }
         }
         double plotW = Width - Left - Right, plotH = Height - Top - Bottom;
-        double Px(double x) => Left + (x - minX) / (maxX - minX) * plotW;
+        double Px(double x) => xlog
+            ? Left + (Math.Log10(Math.Max(x, Math.Pow(10, x0))) - x0) / (x1 - x0) * plotW
+            : Left + (x - minX) / (maxX - minX) * plotW;
         double Py(double y)
         {
             double v = log ? Math.Log10(Math.Max(y, Math.Pow(10, y0))) : y;
@@ -87,13 +112,14 @@ internal static class SvgChart
                 sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left - 6}\" y=\"{y + 4:0.#}\" font-size=\"11\" text-anchor=\"end\">{Fmt(v)}</text>");
             }
         }
-        for (int i = 0; i <= 5; i++)
+        int xTicks = xlog ? (int)(x1 - x0) : 5;
+        for (int i = 0; i <= xTicks; i++)
         {
-            double v = minX + (maxX - minX) * i / 5;
+            double v = xlog ? Math.Pow(10, x0 + i) : minX + (maxX - minX) * i / 5;
             double x = Px(v);
             sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{x:0.#}\" y=\"{Top + plotH + 16:0.#}\" font-size=\"11\" text-anchor=\"middle\">{Fmt(v)}</text>");
         }
-        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left + plotW / 2:0.#}\" y=\"{Height - 10}\" font-size=\"12\" text-anchor=\"middle\">{Esc(xLabel)}</text>");
+        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{Left + plotW / 2:0.#}\" y=\"{Height - 10}\" font-size=\"12\" text-anchor=\"middle\">{Esc(xLabel + (xlog ? " (log)" : ""))}</text>");
         sb.Append(CultureInfo.InvariantCulture, $"<text x=\"14\" y=\"{Top + plotH / 2:0.#}\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 {Top + plotH / 2:0.#})\">{Esc(yLabel + (log ? " (log)" : ""))}</text>");
 
         for (int si = 0; si < series.Count; si++)
@@ -114,8 +140,11 @@ internal static class SvgChart
                 foreach ((double x, double y) in pts)
                     sb.Append(CultureInfo.InvariantCulture, $"{Px(x):0.#},{Py(y):0.#} ");
                 sb.Append("\"/>");
-                foreach ((double x, double y) in pts)
+                for (int pi = 0; markers && pi < pts.Count; pi++)
+                {
+                    (double x, double y) = pts[pi];
                     sb.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{Px(x):0.#}\" cy=\"{Py(y):0.#}\" r=\"3\" fill=\"{color}\"><title>{Esc(s.Name)}: {Fmt(x)}, {Fmt(y)}</title></circle>");
+                }
             }
             double ly = Top + 14 + si * 18;
             sb.Append(CultureInfo.InvariantCulture, $"<rect x=\"{Left + plotW + 12:0.#}\" y=\"{ly - 9:0.#}\" width=\"12\" height=\"12\" fill=\"{color}\"/>");

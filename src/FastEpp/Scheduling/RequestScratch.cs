@@ -134,6 +134,17 @@ internal sealed class RequestScratch
     /// <summary>State id of the endpoint the in-flight producer charged; 0 = nothing to release.</summary>
     public int InFlightChargedId { get; set; }
 
+    // ---- fastepp-wait-scorer: what it charged at PreRequest, released at ResponseComplete
+
+    /// <summary>State id of the endpoint fastepp-wait-scorer charged; 0 = nothing to release.</summary>
+    public int WaitChargedId { get; set; }
+
+    /// <summary>KV tokens fastepp-wait-scorer charged to that endpoint.</summary>
+    public long WaitChargedTokens { get; set; }
+
+    /// <summary>When it was charged (TimeProvider timestamp): the request's lifetime ends at ResponseComplete.</summary>
+    public long WaitChargedAt { get; set; }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Ensure<T>(ref T[] array, int n)
     {

@@ -12,7 +12,7 @@ namespace FastEpp.Sim.Tests.Hosting;
 /// <summary>The oracle router: engine state read at decision time, TTFT predicted by the engines' own step model.</summary>
 public sealed class FleetOracleTests
 {
-    private static (Replica[] Replicas, FleetOracle Oracle) Fleet(int replicas, int blocks = 19_208)
+    private static (Replica[] Replicas, FleetOracle Oracle) Fleet(int replicas, int blocks = 19_208, bool greedy = false)
     {
         SimOptions options = SimOptions.Parse(["--replicas", replicas.ToString(), "--profile", "h100-qwen3-32b-tp2"], out string? error)
             ?? throw new InvalidOperationException(error);
@@ -20,7 +20,7 @@ public sealed class FleetOracleTests
         var r = new Replica[replicas];
         for (int i = 0; i < replicas; i++)
             r[i] = new Replica(i, options.Engine, new FaultOptions(), 1);
-        return (r, new FleetOracle(r, new SimClock(1), options));
+        return (r, new FleetOracle(r, new SimClock(1), options) { Greedy = greedy });
     }
 
     private static void Serve(Replica replica, SimRequest request, double at)
@@ -136,22 +136,34 @@ public sealed class FleetOracleTests
         Assert.True(oracle < affinity * 1.3, $"oracle {oracle:F3}s vs static partition {affinity:F3}s");
     }
 
-    private enum Policy { RoundRobin, Affinity, Oracle }
+    private enum Policy { RoundRobin, Affinity, Oracle, GreedyOracle }
+
+    [Fact]
+    public void BalancingNewPrefixesByRecentTraffic_BeatsTheGreedyRule()
+    {
+        // Same seeded arrivals and prompts for both rules; deterministic simulated time.
+        double greedy = MeanTtft(Policy.GreedyOracle), oracle = MeanTtft(Policy.Oracle);
+        Assert.True(oracle < greedy, $"oracle {oracle:F3}s vs greedy rule {greedy:F3}s");
+        // KV for half the prefixes per replica: the placement of new prefixes matters more.
+        greedy = MeanTtft(Policy.GreedyOracle, blocks: 1000);
+        oracle = MeanTtft(Policy.Oracle, blocks: 1000);
+        Assert.True(oracle < greedy * 0.95, $"oracle {oracle:F3}s vs greedy rule {greedy:F3}s with 1,000 blocks");
+    }
 
     // FleetPhysicsTests' shared-prompt workload on 4 engines: 32 system prompts x 1,500 tokens, 100 req/s.
-    private static double MeanTtft(Policy policy)
+    private static double MeanTtft(Policy policy, int blocks = 2000, double rate = 100, int prompts = 32, int systemTokens = 1500, int output = 50)
     {
-        const int engines = 4, prompts = 32, requests = 600;
-        (Replica[] r, FleetOracle oracle) = Fleet(engines, blocks: 2000);
-        string[] systems = Enumerable.Range(0, prompts).Select(i => Text(1500, 1000 + i)).ToArray();
+        const int engines = 4, requests = 600;
+        (Replica[] r, FleetOracle oracle) = Fleet(engines, blocks, greedy: policy == Policy.GreedyOracle);
+        string[] systems = Enumerable.Range(0, prompts).Select(i => Text(systemTokens, 1000 + i)).ToArray();
         var rng = new Random(7);
         var all = new List<SimRequest>();
         double t = 0;
         for (int i = 0; i < requests; i++)
         {
-            t += -Math.Log(1 - rng.NextDouble()) / 100.0;
+            t += -Math.Log(1 - rng.NextDouble()) / rate;
             int group = rng.Next(prompts);
-            SimRequest q = Request(systems[group], Text(300, 5000 + i), 50);
+            SimRequest q = Request(systems[group], Text(300, 5000 + i), output);
             foreach (Replica e in r)
                 e.Engine.AdvanceTo(t);
             int target = policy switch
