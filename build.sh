@@ -184,7 +184,9 @@ cmd_demo() {
 
 # fuzz: the in-process mutation fuzzer (perf/FastEpp.Fuzz) over every parser target and the ext_proc state machine,
 # e.g. ./build.sh fuzz --target openai-request --seconds 600 --seed 7. Prints a table; non-zero exit on any failure.
+# ./build.sh fuzz --afl --target T --seconds N: the same target coverage-guided under afl-fuzz (perf/FastEpp.Fuzz/afl.sh).
 cmd_fuzz() {
+  if [ "${1:-}" = "--afl" ]; then perf/FastEpp.Fuzz/afl.sh "$@"; return; fi
   dotnet build perf/FastEpp.Fuzz/FastEpp.Fuzz.csproj -c Release -nologo -v quiet -clp:NoSummary >/dev/null
   dotnet perf/FastEpp.Fuzz/bin/Release/net10.0/FastEpp.Fuzz.dll --out "$OUT/fuzz" "$@"
 }

@@ -6,12 +6,19 @@ using FastEpp.Fuzz.Targets;
 
 // fastepp-fuzz [--target T[,T2]] [--seconds N] [--seed S] [--out DIR] [--list]
 // Runs each target for N seconds (default 20), prints one row per target and exits 1 on any failure or hang.
-FuzzTarget[] all =
+static FuzzTarget[] AllTargets() =>
 [
     new OpenAiRequestTarget(), new UsageTarget(), new PrometheusTarget(), new ConfigTarget(),
     new KubeWatchTarget(), new KubeConfigTarget(), new StreamMachineTarget(),
-    new KvEventTarget(),
+    new KvEventTarget(), new VllmGrpcTarget(),
 ];
+
+// Under afl-fuzz only (./build.sh fuzz --afl): the SharpFuzz fork-server loop over one target. The targets are
+// built inside the loop: instrumented code must not run before SharpFuzz has mapped the coverage map.
+if (args is ["--afl-target", string aflTarget])
+    return AflMode.Run(() => AllTargets().First(x => x.Name == aflTarget));
+
+FuzzTarget[] all = AllTargets();
 
 string? only = null;
 double seconds = 20;
@@ -42,6 +49,12 @@ for (int i = 0; i < args.Length; i++)
                 Console.WriteLine(ex);
                 return 1;
             }
+        }
+        case "--afl-seeds":
+        {
+            // --afl-seeds TARGET DIR: writes the target's seeds as afl-fuzz's input directory.
+            string name = args[++i], dir = args[++i];
+            return AflMode.WriteSeeds(all.First(x => x.Name == name), dir);
         }
         case "--list":
             foreach (var t in all)

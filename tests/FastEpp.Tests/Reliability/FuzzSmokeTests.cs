@@ -16,7 +16,7 @@ public sealed class FuzzSmokeTests
     [
         new OpenAiRequestTarget(), new UsageTarget(), new PrometheusTarget(), new ConfigTarget(),
         new KubeWatchTarget(), new KubeConfigTarget(), new StreamMachineTarget(),
-        new KvEventTarget(),
+        new KvEventTarget(), new VllmGrpcTarget(),
     ];
 
     [Theory]
