@@ -102,8 +102,9 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IAsyncPreparer
         _registry = registry;
         registry.Changed += Subscriptions.Reconcile;
         Subscriptions.Reconcile(registry.Current);
-        _logger.LogInformation("precise-prefix-cache-producer: subscribing to every endpoint's KV events on port {Port} (topic filter \"{Filter}\", block size {BlockSize}, {Lanes} lanes)",
-            Options.SocketPort, Options.TopicFilter, Options.BlockSizeTokens, Options.Concurrency);
+        _logger.LogInformation("precise-prefix-cache-producer: subscribing to every endpoint's KV events on {Port} (topic filter \"{Filter}\", block size {BlockSize}, {Lanes} lanes)",
+            Options.PortOffset != 0 ? "its port + " + Options.PortOffset.ToString(System.Globalization.CultureInfo.InvariantCulture) : "port " + Options.SocketPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Options.TopicFilter, Options.BlockSizeTokens, Options.Concurrency);
     }
 
     /// <summary>
