@@ -27,7 +27,7 @@ public class PreciseTokenizeBenchmarks
     private VllmTokenizer _tokenizer = null!;
     private string _baseUri = "";
     private byte[] _body = [];
-    private uint[] _tokens = new uint[256];
+    private readonly FastEpp.Scheduling.PromptTokens _tokens = new();
     private ulong[] _keys = new ulong[1024];
     private readonly int[] _ids = [1, 2, 3, 4, 5, 6, 7, 8];
     private readonly int[] _counts = new int[8];
@@ -56,8 +56,8 @@ public class PreciseTokenizeBenchmarks
         _body = Encoding.UTF8.GetBytes("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"" + new string('x', PromptTokens * 4) + "\"}]}");
         _index = new PreciseIndex(1 << 20);
         _start = TokenBlockKeys.ChainStart(TokenBlockKeys.Root(""u8), "m"u8);
-        int n = _tokenizer.Tokenize(_baseUri, "/v1/chat/completions/render", _body, ref _tokens, out _);
-        int blocks = TokenBlockKeys.Chain(_start, _tokens.AsSpan(0, n), 16, default, _keys);
+        int n = _tokenizer.TokenizeAsync(_baseUri, "/v1/chat/completions/render", _body, _tokens).GetAwaiter().GetResult().Count;
+        int blocks = TokenBlockKeys.Chain(_start, _tokens.Ids.AsSpan(0, n), 16, default, _keys);
         for (int e = 1; e <= 8; e++)
             foreach (ulong k in _keys.AsSpan(0, blocks / e))
                 _index.Add(k, e);
@@ -71,10 +71,10 @@ public class PreciseTokenizeBenchmarks
     }
 
     [Benchmark(Description = "render call + keys + match (8 endpoints)")]
-    public int TokenizeKeysMatch()
+    public async Task<int> TokenizeKeysMatch()
     {
-        int n = _tokenizer.Tokenize(_baseUri, "/v1/chat/completions/render", _body, ref _tokens, out _);
-        int blocks = TokenBlockKeys.Chain(_start, _tokens.AsSpan(0, n), 16, default, _keys);
+        int n = (await _tokenizer.TokenizeAsync(_baseUri, "/v1/chat/completions/render", _body, _tokens)).Count;
+        int blocks = TokenBlockKeys.Chain(_start, _tokens.Ids.AsSpan(0, n), 16, default, _keys);
         _index.Match(_keys.AsSpan(0, blocks), _ids, _counts);
         return _counts[0];
     }
@@ -82,7 +82,7 @@ public class PreciseTokenizeBenchmarks
     [Benchmark(Description = "keys + match only (8 endpoints)")]
     public int KeysMatch()
     {
-        int blocks = TokenBlockKeys.Chain(_start, _tokens.AsSpan(0, PromptTokens), 16, default, _keys);
+        int blocks = TokenBlockKeys.Chain(_start, _tokens.Ids.AsSpan(0, PromptTokens), 16, default, _keys);
         _index.Match(_keys.AsSpan(0, blocks), _ids, _counts);
         return _counts[0];
     }

@@ -36,14 +36,17 @@ internal sealed class EppProcess : IAsyncDisposable
         return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
-    /// <summary>Splits a flag string on whitespace, honouring double quotes.</summary>
+    /// <summary>Splits a flag string on whitespace, honouring double quotes (dropped) and single quotes (literal inside).</summary>
     public static List<string> SplitArgs(string s)
     {
         var list = new List<string>();
         var cur = new System.Text.StringBuilder();
-        bool quoted = false, any = false;
+        bool quoted = false, single = false, any = false;
         foreach (char c in s)
         {
+            // '…' keeps everything inside literally, double quotes included (JSON flags such as --kv-events-config).
+            if (single) { if (c == '\'') single = false; else cur.Append(c); continue; }
+            if (c == '\'' && !quoted) { single = true; any = true; continue; }
             if (c == '"') { quoted = !quoted; any = true; continue; }
             if (char.IsWhiteSpace(c) && !quoted)
             {

@@ -53,8 +53,16 @@ internal sealed partial class ExtProcService(RequestServices services, ILogger<E
 
                 outbox.Clear();
                 var outcome = handler.Handle(requestStream.Current, outbox, out var protocolError);
-                while (outcome == StreamHandler.Outcome.AwaitAdmission)
+                while (outcome is StreamHandler.Outcome.AwaitAdmission or StreamHandler.Outcome.AwaitPreparation)
                 {
+                    if (outcome == StreamHandler.Outcome.AwaitPreparation)
+                    {
+                        // A scheduler plugin's I/O (tokenization at a model server), bounded by the plugin's own timeout.
+                        // Awaited to the end even if the client left: it writes into this pooled handler's request.
+                        await handler.Preparation!.ConfigureAwait(false);
+                        outcome = handler.ResumeAfterPreparation(outbox);
+                        continue;
+                    }
                     // Flow control: the request waits in its queue; a client that leaves is evicted.
                     var admitted = await AdmissionControl.WaitAsync(handler.Ticket!, context.CancellationToken).ConfigureAwait(false);
                     outcome = handler.ResumeAfterAdmission(admitted, outbox);

@@ -58,7 +58,7 @@ internal sealed class StreamHandler
     public InferenceError? LastError => _request.LastError;
 
     /// <summary>Outcome of one message: keep going, end the gRPC call (OK after an ImmediateResponse, or an error status), or wait for admission.</summary>
-    public enum Outcome { Continue, EndOk, ProtocolError, AwaitAdmission }
+    public enum Outcome { Continue, EndOk, ProtocolError, AwaitAdmission, AwaitPreparation }
 
     /// <summary>Handles one message. On <see cref="Outcome.ProtocolError"/>, <paramref name="error"/> says why.</summary>
     public Outcome Handle(ProcessingRequest message, List<ProcessingResponse> outbox, out string? error)
@@ -195,7 +195,7 @@ internal sealed class StreamHandler
         if (_phase == Phase.ReceivingRequestBody)
         {
             var outcome = CompleteRequest(message.MetadataContext, outbox, lastEndOfStream: false);
-            if (outcome == Outcome.AwaitAdmission)
+            if (outcome is Outcome.AwaitAdmission or Outcome.AwaitPreparation)
                 _pendingTrailers = true; // answered after the request phase, once dispatched
             if (outcome != Outcome.Continue)
                 return outcome;
@@ -207,14 +207,21 @@ internal sealed class StreamHandler
     private Outcome CompleteRequest(Metadata? metadata, List<ProcessingResponse> outbox, bool lastEndOfStream)
     {
         var decision = _director.Direct(_body.AsSequence(), metadata);
-        if (decision.Verdict == RequestVerdict.Queued)
+        if (decision.Verdict is RequestVerdict.Queued or RequestVerdict.Preparing)
         {
             _pendingMetadata = metadata;
             _pendingLastEndOfStream = lastEndOfStream;
-            return Outcome.AwaitAdmission;
+            return decision.Verdict == RequestVerdict.Queued ? Outcome.AwaitAdmission : Outcome.AwaitPreparation;
         }
         return ApplyDecision(decision, outbox, lastEndOfStream);
     }
+
+    /// <summary>The scheduler's pre-scheduling I/O (valid after <see cref="Outcome.AwaitPreparation"/>); never faults.</summary>
+    public Task? Preparation => _director.Preparation;
+
+    /// <summary>Continues the request phase once the scheduler's I/O step (<see cref="Preparation"/>) has finished.</summary>
+    public Outcome ResumeAfterPreparation(List<ProcessingResponse> outbox) =>
+        FinishPending(_director.ContinueAfterPreparation(_pendingMetadata), outbox);
 
     /// <summary>The queued request (valid after <see cref="Outcome.AwaitAdmission"/>).</summary>
     public FlowTicket? Ticket => _director.Ticket;
@@ -222,7 +229,13 @@ internal sealed class StreamHandler
     /// <summary>Continues the request phase once flow control has decided (spec runtime.md §4.4).</summary>
     public Outcome ResumeAfterAdmission(AdmissionOutcome admitted, List<ProcessingResponse> outbox)
     {
-        var decision = _director.Resume(admitted, _pendingMetadata);
+        return FinishPending(_director.Resume(admitted, _pendingMetadata), outbox);
+    }
+
+    private Outcome FinishPending(in RequestDecision decision, List<ProcessingResponse> outbox)
+    {
+        if (decision.Verdict == RequestVerdict.Preparing)
+            return Outcome.AwaitPreparation; // after a queue wait: the I/O step comes next, the pending state stays
         Outcome result = ApplyDecision(decision, outbox, _pendingLastEndOfStream);
         _pendingMetadata = null;
         if (result == Outcome.Continue && _pendingTrailers)

@@ -11,6 +11,8 @@ internal enum RequestVerdict
     Rejected,
     /// <summary>Flow control holds the request: wait for <see cref="RequestDirector.Ticket"/>, then <see cref="RequestDirector.Resume"/>.</summary>
     Queued,
+    /// <summary>A scheduler plugin does I/O first (tokenization): await <see cref="RequestDirector.Preparation"/>, then <see cref="RequestDirector.ContinueAfterPreparation"/>.</summary>
+    Preparing,
 }
 
 /// <summary>The director's answer; the stream state machine turns it into ext_proc messages.</summary>
@@ -29,6 +31,8 @@ internal readonly struct RequestDecision
     public static RequestDecision Rejected(InferenceError error) => new(RequestVerdict.Rejected, error, "", default);
 
     public static RequestDecision Queued => new(RequestVerdict.Queued, default, "", default);
+
+    public static RequestDecision Preparing => new(RequestVerdict.Preparing, default, "", default);
 
     public RequestVerdict Verdict { get; }
 

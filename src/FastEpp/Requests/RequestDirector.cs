@@ -22,6 +22,9 @@ internal sealed class RequestDirector(RequestServices services, InferenceRequest
     /// <summary>The queued request (after <see cref="RequestVerdict.Queued"/>, until <see cref="Resume"/>).</summary>
     public FlowTicket? Ticket { get; private set; }
 
+    /// <summary>The scheduler's pre-scheduling I/O (after <see cref="RequestVerdict.Preparing"/>, until <see cref="ContinueAfterPreparation"/>).</summary>
+    public Task? Preparation { get; private set; }
+
     /// <summary>§2.2 step 3: a request without a body goes to a uniformly random endpoint; no parsing, no scheduler.</summary>
     public RequestDecision RouteBodyless()
     {
@@ -102,7 +105,7 @@ internal sealed class RequestDirector(RequestServices services, InferenceRequest
                     Ticket = admission.Ticket;
                     return RequestDecision.Queued;
             }
-            return Route(snapshot, candidates);
+            return RouteOrPrepare(snapshot, candidates);
         }
         finally
         {
@@ -122,12 +125,43 @@ internal sealed class RequestDirector(RequestServices services, InferenceRequest
         try
         {
             int count = SubsetHint.SelectCandidates(snapshot, metadata, services.DisableEndpointSubsetFilter, rented);
+            return RouteOrPrepare(snapshot, rented.AsSpan(0, count));
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// The scheduler's I/O step is done: schedule over the pool as it is now (the prepared data, e.g. token ids, is on
+    /// the request). Admission already passed; the candidates are selected again, as after a queue wait.
+    /// </summary>
+    public RequestDecision ContinueAfterPreparation(Metadata? metadata)
+    {
+        Preparation = null;
+        var snapshot = services.Registry.Current;
+        int[] rented = ArrayPool<int>.Shared.Rent(Math.Max(1, snapshot.Count));
+        try
+        {
+            int count = SubsetHint.SelectCandidates(snapshot, metadata, services.DisableEndpointSubsetFilter, rented);
             return Route(snapshot, rented.AsSpan(0, count));
         }
         finally
         {
             ArrayPool<int>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>Step 8's asynchronous part: a plugin that needs I/O starts it here; the stream awaits it, then <see cref="ContinueAfterPreparation"/>.</summary>
+    private RequestDecision RouteOrPrepare(EndpointSnapshot snapshot, Span<int> candidates)
+    {
+        if (candidates.Length > 0 && services.Scheduler.BeginPrepare(request.Scheduling, snapshot, candidates) is { IsCompleted: false } preparing)
+        {
+            Preparation = preparing;
+            return RequestDecision.Preparing;
+        }
+        return Route(snapshot, candidates);
     }
 
     /// <summary>The stream ended while queued: leave the queue.</summary>

@@ -18,6 +18,7 @@ internal sealed class ConfiguredScheduler : IRequestScheduler
     private readonly SchedulerProfile[] _profiles;
     private readonly IProfileHandler _handler;
     private readonly IDataProducer[] _producers;
+    private readonly IAsyncPreparer[] _preparers;
     private readonly IPreRequest[] _preRequest;
     private readonly IResponseComplete[] _responseComplete;
     private readonly int _maxResults;
@@ -36,6 +37,11 @@ internal sealed class ConfiguredScheduler : IRequestScheduler
         _profiles = profiles;
         _handler = handler;
         _producers = producers;
+        var preparers = new List<IAsyncPreparer>();
+        foreach (IDataProducer p in producers)
+            if (p is IAsyncPreparer a)
+                preparers.Add(a);
+        _preparers = preparers.ToArray();
         _preRequest = preRequest;
         _responseComplete = responseComplete;
         int max = 1;
@@ -68,6 +74,19 @@ internal sealed class ConfiguredScheduler : IRequestScheduler
 
     /// <summary>The most endpoints (primary + fallbacks) one decision can return.</summary>
     public int MaxResults => _maxResults;
+
+    public Task? BeginPrepare(SchedulingRequest request, EndpointSnapshot snapshot, ReadOnlySpan<int> candidates)
+    {
+        if (_preparers.Length == 0)
+            return null;
+        if (_preparers.Length == 1)
+            return _preparers[0].BeginPrepare(request, snapshot, candidates);
+        List<Task>? tasks = null;
+        foreach (IAsyncPreparer p in _preparers)
+            if (p.BeginPrepare(request, snapshot, candidates) is { IsCompleted: false } t)
+                (tasks ??= []).Add(t);
+        return tasks is null ? null : Task.WhenAll(tasks);
+    }
 
     public int Schedule(SchedulingRequest request, EndpointSnapshot snapshot, ReadOnlySpan<int> candidates,
         Span<int> result, out string? error)

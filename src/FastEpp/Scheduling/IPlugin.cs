@@ -112,3 +112,20 @@ internal interface ISaturationDetector : IPlugin
 {
     double Saturation(Endpoints.EndpointSnapshot snapshot, ReadOnlySpan<int> candidates);
 }
+
+/// <summary>
+/// A data producer that needs I/O before the (synchronous, allocation-free) scheduling cycle — e.g. the precise
+/// prefix producer renders the prompt into token ids at a model server. The request path calls
+/// <see cref="BeginPrepare"/> once per request, awaits the task off-thread (no thread-pool thread blocks on the I/O),
+/// then runs <see cref="IRequestScheduler.Schedule"/>, whose <see cref="IDataProducer.Prepare"/> reads the result
+/// from the request (e.g. <see cref="SchedulingRequest.Tokens"/>).
+/// </summary>
+internal interface IAsyncPreparer : IPlugin
+{
+    /// <summary>
+    /// Starts the I/O for <paramref name="request"/> and returns the task to await, or null when there is nothing to
+    /// wait for. Must not block, must not throw (failures are recorded on the request), and the task must end within
+    /// the producer's own bound: the stream waits for it.
+    /// </summary>
+    Task? BeginPrepare(SchedulingRequest request, Endpoints.EndpointSnapshot snapshot, ReadOnlySpan<int> candidates);
+}

@@ -13,6 +13,12 @@ internal interface IRequestScheduler
     int MaxResults => 1;
 
     /// <summary>
+    /// The asynchronous step before <see cref="Schedule"/> (<see cref="IAsyncPreparer"/> plugins, e.g. tokenization at
+    /// a model server): null when there is nothing to await — the common case, which costs nothing.
+    /// </summary>
+    Task? BeginPrepare(SchedulingRequest request, EndpointSnapshot snapshot, ReadOnlySpan<int> candidates) => null;
+
+    /// <summary>
     /// Picks endpoints for <paramref name="request"/> among <paramref name="candidates"/> (indices into
     /// <paramref name="snapshot"/>.Endpoints). Writes the primary endpoint first, then fallbacks, into
     /// <paramref name="result"/> and returns how many; returns a negative number when the scheduler

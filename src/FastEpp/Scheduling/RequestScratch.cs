@@ -32,8 +32,7 @@ internal sealed class RequestScratch
     /// <summary>UTF-8 of the target model (re-encoded per request into a grow-only buffer).</summary>
     internal byte[] ModelUtf8Buffer = new byte[64];
 
-    // precise-prefix-cache-producer: the request's token ids and its block keys (kept for the speculative PreRequest).
-    internal uint[] TokenBuffer = new uint[256];
+    // precise-prefix-cache-producer: the request's block keys (kept for the speculative PreRequest); the token ids are SchedulingRequest.Tokens.
     private ulong[] _preciseKeys = new ulong[16];
 
     /// <summary>How many keys of <see cref="PreciseKeyChain"/> are valid (0 = none for this decision).</summary>

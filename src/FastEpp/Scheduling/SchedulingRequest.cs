@@ -30,6 +30,12 @@ internal sealed class SchedulingRequest
     /// </summary>
     internal RequestScratch? Scratch { get; set; }
 
+    /// <summary>
+    /// The prompt's token ids, prepared before scheduling by an <see cref="IAsyncPreparer"/> (the precise prefix
+    /// producer's render call); per stream, reused.
+    /// </summary>
+    internal PromptTokens Tokens { get; } = new();
+
     private static readonly Dictionary<string, string> EmptyHeaders = new();
 
     public void Reset()
@@ -43,5 +49,22 @@ internal sealed class SchedulingRequest
         FairnessId = "default-flow";
         ObjectiveKey = "";
         RequestSize = 0;
+        Tokens.Count = PromptTokens.NotPrepared;
     }
+}
+
+/// <summary>Token ids of a request's prompt (<see cref="SchedulingRequest.Tokens"/>).</summary>
+internal sealed class PromptTokens
+{
+    /// <summary><see cref="Count"/>: nobody tokenized this request.</summary>
+    public const int NotPrepared = -1;
+
+    /// <summary><see cref="Count"/>: tokenization was tried and failed (already counted and logged by its producer).</summary>
+    public const int Failed = -2;
+
+    /// <summary>The ids (grown when needed, kept across requests).</summary>
+    public uint[] Ids = new uint[256];
+
+    /// <summary>How many of <see cref="Ids"/> are this request's, or <see cref="NotPrepared"/> / <see cref="Failed"/>.</summary>
+    public int Count = NotPrepared;
 }

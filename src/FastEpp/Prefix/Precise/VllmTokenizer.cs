@@ -10,8 +10,8 @@ namespace FastEpp.Prefix.Precise;
 /// (routing.md §4): the parsed body goes verbatim (model = the target model) to vLLM's render route for its API —
 /// <c>POST /v1/chat/completions/render</c> (chat template applied by the server, response: one GenerateRequest with
 /// <c>token_ids</c>) or <c>POST /v1/completions/render</c> (response: an array of them). HTTP/1.1, pooled keep-alive
-/// connections, a bounded timeout. Synchronous: the scheduler's data producers run synchronously on the request's
-/// thread, so this blocks that thread for one loopback/pod-network round trip (measured in Prefix/README.md).
+/// connections, a bounded timeout. Asynchronous: the request path awaits it before the synchronous scheduling cycle
+/// (<see cref="Scheduling.IAsyncPreparer"/>), so no thread waits on the round trip (cost measured in Prefix/README.md).
 /// Costs per request: one HTTP exchange (the request body is sent once more, the token ids come back as JSON) and the
 /// HttpClient's own per-request objects (~2–3 KB of garbage); parsing the tokens allocates nothing.
 /// </summary>
@@ -35,7 +35,7 @@ internal sealed class VllmTokenizer : IDisposable
 
     public TimeSpan Timeout { get; }
 
-    /// <summary>What <see cref="Tokenize"/> returns when the server has no such route (404/405/501): try <see cref="TokenizePath"/>.</summary>
+    /// <summary>What <see cref="TokenizeAsync"/> returns when the server has no such route (404/405/501): try <see cref="TokenizePath"/>.</summary>
     public const int RouteMissing = -2;
 
     /// <summary>vLLM's older tokenization route: takes the same completion (<c>prompt</c>) or chat (<c>messages</c>, template applied) body.</summary>
@@ -51,11 +51,11 @@ internal sealed class VllmTokenizer : IDisposable
 
     /// <summary>
     /// Tokenizes <paramref name="body"/> at <paramref name="baseUri"/> (e.g. <c>http://10.0.0.5:8000</c>). The ids are
-    /// written into <paramref name="tokens"/> (grown when needed); returns their count, or −1 with
-    /// <paramref name="error"/> on any failure (status, timeout, connection, unparseable answer), or
-    /// <see cref="RouteMissing"/> when the server does not serve <paramref name="path"/>.
+    /// written into <paramref name="tokens"/>' ids (grown when needed); returns their count, or −1 with an error on any
+    /// failure (status, timeout, connection, unparseable answer), or <see cref="RouteMissing"/> when the server does
+    /// not serve <paramref name="path"/>. Never throws for I/O failures.
     /// </summary>
-    public int Tokenize(string baseUri, string path, ReadOnlyMemory<byte> body, ref uint[] tokens, out string? error)
+    public async Task<(int Count, string? Error)> TokenizeAsync(string baseUri, string path, ReadOnlyMemory<byte> body, Scheduling.PromptTokens tokens)
     {
         try
         {
@@ -66,14 +66,13 @@ internal sealed class VllmTokenizer : IDisposable
                 Content = new ReadOnlyMemoryContent(body),
             };
             request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
-            using HttpResponseMessage response = _client.Send(request, HttpCompletionOption.ResponseHeadersRead);
+            using HttpResponseMessage response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
             if (response.StatusCode != HttpStatusCode.OK)
             {
-                error = $"{path} answered {(int)response.StatusCode}";
-                return response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented
-                    ? RouteMissing : -1;
+                return (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented
+                    ? RouteMissing : -1, $"{path} answered {(int)response.StatusCode}");
             }
-            using Stream stream = response.Content.ReadAsStream();
+            using Stream stream = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
             byte[] buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
             try
             {
@@ -83,23 +82,19 @@ internal sealed class VllmTokenizer : IDisposable
                     if (length == buffer.Length)
                     {
                         if (buffer.Length >= 64 << 20)
-                        {
-                            error = $"{path} answer larger than 64 MiB";
-                            return -1;
-                        }
+                            return (-1, $"{path} answer larger than 64 MiB");
                         byte[] bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
                         buffer.AsSpan(0, length).CopyTo(bigger);
                         ArrayPool<byte>.Shared.Return(buffer);
                         buffer = bigger;
                     }
-                    int read = stream.Read(buffer, length, buffer.Length - length);
+                    int read = await stream.ReadAsync(buffer.AsMemory(length, buffer.Length - length)).ConfigureAwait(false);
                     if (read == 0)
                         break;
                     length += read;
                 }
-                int n = ParseTokenIds(buffer.AsSpan(0, length), ref tokens);
-                error = n < 0 ? $"{path} answer has no token_ids" : null;
-                return n;
+                int n = ParseTokenIds(buffer.AsSpan(0, length), ref tokens.Ids);
+                return (n, n < 0 ? $"{path} answer has no token_ids" : null);
             }
             finally
             {
@@ -108,8 +103,7 @@ internal sealed class VllmTokenizer : IDisposable
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or OperationCanceledException or IOException or JsonException)
         {
-            error = e is TaskCanceledException or OperationCanceledException ? $"{path} timed out after {Timeout.TotalMilliseconds:0} ms" : $"{path}: {e.Message}";
-            return -1;
+            return (-1, e is TaskCanceledException or OperationCanceledException ? $"{path} timed out after {Timeout.TotalMilliseconds:0} ms" : $"{path}: {e.Message}");
         }
     }
 

@@ -31,7 +31,7 @@ internal interface IEndpointFollower : IAsyncDisposable
 /// With <c>speculativeIndexing</c>, PreRequest adds the routed request's keys for the chosen endpoint until the
 /// engine's BlockStored confirms them or <c>speculativeTTL</c> passes.
 /// </summary>
-internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, Metrics.DataSources.IDataExtractor, IEndpointFollower
+internal sealed class PrecisePrefixCacheProducer : IDataProducer, IAsyncPreparer, IPreRequest, Metrics.DataSources.IDataExtractor, IEndpointFollower
 {
     public const int DefaultBlockSizeTokens = 16;
     public const long DefaultIndexSize = 100_000_000;
@@ -102,8 +102,101 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
         _registry = registry;
         registry.Changed += Subscriptions.Reconcile;
         Subscriptions.Reconcile(registry.Current);
-        _logger.LogInformation("precise-prefix-cache-producer: subscribing to every endpoint's KV events on port {Port} (topic filter \"{Filter}\", block size {BlockSize}, {Lanes} lanes)",
-            Options.SocketPort, Options.TopicFilter, Options.BlockSizeTokens, Options.Concurrency);
+        _logger.LogInformation("precise-prefix-cache-producer: subscribing to every endpoint's KV events on {Port} (topic filter \"{Filter}\", block size {BlockSize}, {Lanes} lanes)",
+            Options.PortOffset != 0 ? "its port + " + Options.PortOffset.ToString(System.Globalization.CultureInfo.InvariantCulture) : "port " + Options.SocketPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Options.TopicFilter, Options.BlockSizeTokens, Options.Concurrency);
+    }
+
+    /// <summary>
+    /// Before the scheduling cycle (<see cref="IAsyncPreparer"/>): when a candidate has a live event stream, render the
+    /// request into token ids at one of them, in rotation (so tokenization load spreads over the pool), or at the
+    /// token-producer's server. The HTTP call is awaited by the stream, off any thread; <see cref="Prepare"/> reads the
+    /// ids from <see cref="SchedulingRequest.Tokens"/>. Null (nothing to await) when no candidate has a stream.
+    /// </summary>
+    public Task? BeginPrepare(SchedulingRequest request, EndpointSnapshot snapshot, ReadOnlySpan<int> candidates)
+    {
+        ObserveSnapshot(snapshot);
+        request.Tokens.Count = PromptTokens.NotPrepared;
+        int streams = 0;
+        for (int i = 0; i < candidates.Length; i++)
+            if (Subscriptions.HasStream(snapshot.Endpoints[candidates[i]].State.Id))
+                streams++;
+        if (streams == 0)
+            return null;
+        int pick = (int)((uint)Interlocked.Increment(ref _renderTurn) % (uint)streams);
+        Endpoint? server = null;
+        for (int i = 0; i < candidates.Length && server is null; i++)
+            if (Subscriptions.HasStream(snapshot.Endpoints[candidates[i]].State.Id) && pick-- == 0)
+                server = snapshot.Endpoints[candidates[i]];
+        if (server is null)
+            return null; // a stream went down between the two loops: Prepare keeps the approximate data
+
+        ParsedRequest? body = request.Body;
+        string? path = body is null || body.Format != BodyFormat.Json ? null : VllmTokenizer.RenderPath(body.Api);
+        if (path is null)
+        {
+            request.Tokens.Count = PromptTokens.Failed;
+            Counters.Add(PreciseEvent.TokenizeFallback);
+            return null;
+        }
+        TokenProducer? source = TokenSource;
+        string baseUri = source?.Url ?? _baseUris.GetOrAdd(server.State.Id, static (_, e) => "http://" + e.HostPort, server);
+        // The server knows the target model (the body is rewritten the same way when it is forwarded), or the
+        // token-producer's modelName.
+        string model = source?.ModelName ?? request.TargetModel;
+        ReadOnlySequence<byte> bytes = request.BodyBytes;
+        ArrayPoolBufferWriter<byte>? rewritten = null;
+        ReadOnlyMemory<byte> content;
+        if (!string.Equals(model, body!.Model, StringComparison.Ordinal))
+        {
+            rewritten = new ArrayPoolBufferWriter<byte>((int)Math.Min(int.MaxValue, bytes.Length + model.Length * 6 + 16));
+            RequestBodyWriter.WriteWithModel(bytes, body, model, rewritten);
+            content = rewritten.WrittenMemory;
+        }
+        else
+            content = bytes.IsSingleSegment ? bytes.First : bytes.ToArray(); // the director makes bodies contiguous
+        return TokenizeAsync(request.Tokens, source?.Tokenizer ?? _tokenizer, baseUri, path, content, rewritten);
+    }
+
+    /// <summary>The request's token ids from the model server into <paramref name="tokens"/>; a failure leaves <see cref="PromptTokens.Failed"/> (counted, logged). Never throws.</summary>
+    private async Task TokenizeAsync(PromptTokens tokens, VllmTokenizer tokenizer, string baseUri, string path, ReadOnlyMemory<byte> content,
+        ArrayPoolBufferWriter<byte>? rewritten)
+    {
+        try
+        {
+            // vLLM before the render routes (or a server without a renderer): its /tokenize takes the same bodies.
+            bool noRender = _withoutRender.ContainsKey(baseUri);
+            (int n, string? error) = await tokenizer.TokenizeAsync(baseUri, noRender ? VllmTokenizer.TokenizePath : path, content, tokens).ConfigureAwait(false);
+            if (n == VllmTokenizer.RouteMissing && !noRender)
+            {
+                _withoutRender.TryAdd(baseUri, 0);
+                _logger.LogInformation("{Server} has no {Path} route: tokenizing at its {Tokenize} instead", baseUri, path, VllmTokenizer.TokenizePath);
+                (n, error) = await tokenizer.TokenizeAsync(baseUri, VllmTokenizer.TokenizePath, content, tokens).ConfigureAwait(false);
+            }
+            if (n < 0)
+            {
+                tokens.Count = PromptTokens.Failed;
+                Counters.Add(PreciseEvent.TokenizeFallback);
+                long now = Environment.TickCount64;
+                long last = Interlocked.Read(ref _lastTokenizeWarning);
+                if (now - last > 10_000 && Interlocked.CompareExchange(ref _lastTokenizeWarning, now, last) == last)
+                    _logger.LogWarning("Tokenizing a request at {Server} failed ({Error}): scored from the approximate index (further failures counted in fastepp_precise_prefix_total{{event=\"tokenize_fallback\"}}, logged at most every 10 s)",
+                        baseUri, error);
+                return;
+            }
+            tokens.Count = n;
+            Counters.Add(PreciseEvent.Tokenized);
+        }
+        catch (Exception e)
+        {
+            tokens.Count = PromptTokens.Failed;
+            Counters.Add(PreciseEvent.TokenizeFallback);
+            _logger.LogWarning(e, "Tokenizing a request at {Server} failed unexpectedly: scored from the approximate index", baseUri);
+        }
+        finally
+        {
+            rewritten?.Dispose();
+        }
     }
 
     public void Prepare(in SchedulingContext ctx, ReadOnlySpan<int> candidates)
@@ -131,27 +224,28 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
         }
         if (streams == 0)
             return;
-        // Render at one of them, in rotation, so tokenization load spreads over the pool.
-        int pick = (int)((uint)Interlocked.Increment(ref _renderTurn) % (uint)streams), withStream = -1;
-        for (int i = 0; i < candidates.Length && withStream < 0; i++)
-            if (Subscriptions.HasStream(snapshot.Endpoints[candidates[i]].State.Id) && pick-- == 0)
-                withStream = i;
-        if (withStream < 0)
-            return; // a stream went down between the two loops: keep the approximate data
+
+        // The token ids come from BeginPrepare (awaited by the request path before this synchronous cycle).
+        SchedulingRequest request = ctx.Request;
+        PromptTokens tokens = request.Tokens;
+        int tokenCount = tokens.Count;
+        if (tokenCount < 0)
+        {
+            // Not prepared (a stream came up while the render call was skipped, or a caller that schedules without
+            // the asynchronous step): the approximate data, counted — never a blocking HTTP call here.
+            if (tokenCount == PromptTokens.NotPrepared)
+                Counters.Add(PreciseEvent.TokenizeFallback);
+            return;
+        }
 
         RequestScratch scratch = ctx.Scratch;
-        SchedulingRequest request = ctx.Request;
-        int tokenCount = Tokenize(request, snapshot.Endpoints[candidates[withStream]], ref scratch.TokenBuffer);
-        if (tokenCount < 0)
-            return;
-
         int blockSize = Options.BlockSizeTokens;
         int n = tokenCount / blockSize;
         Span<ulong> keys = scratch.PreciseKeys(Math.Max(n, 1));
         ReadOnlySpan<byte> model = ModelUtf8(scratch, request.TargetModel);
         ulong start = TokenBlockKeys.ChainStart(_root, model);
         ReadOnlySpan<byte> salt = request.Body is { } body ? body.CacheSaltUtf8.Span : default;
-        n = TokenBlockKeys.Chain(start, scratch.TokenBuffer.AsSpan(0, tokenCount), blockSize, salt, keys);
+        n = TokenBlockKeys.Chain(start, tokens.Ids.AsSpan(0, tokenCount), blockSize, salt, keys);
         scratch.PreciseKeyCount = n;
 
         Span<int> ids = scratch.Ids(candidates.Length);
@@ -173,63 +267,6 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IPreRequest, M
         scratch.HasPrefixData = true;
         scratch.PrefixTotalBlocks = n;
         scratch.PrefixBlockSizeTokens = blockSize;
-    }
-
-    /// <summary>The request's token ids from the model server (−1: fall back to the approximate data, counted).</summary>
-    private int Tokenize(SchedulingRequest request, Endpoint server, ref uint[] tokens)
-    {
-        ParsedRequest? body = request.Body;
-        string? path = body is null || body.Format != BodyFormat.Json ? null : VllmTokenizer.RenderPath(body.Api);
-        if (path is null)
-        {
-            Counters.Add(PreciseEvent.TokenizeFallback);
-            return -1;
-        }
-        TokenProducer? source = TokenSource;
-        string baseUri = source?.Url ?? _baseUris.GetOrAdd(server.State.Id, static (_, e) => "http://" + e.HostPort, server);
-        VllmTokenizer tokenizer = source?.Tokenizer ?? _tokenizer;
-        // The server knows the target model (the body is rewritten the same way when it is forwarded), or the
-        // token-producer's modelName.
-        string model = source?.ModelName ?? request.TargetModel;
-        ReadOnlySequence<byte> bytes = request.BodyBytes;
-        ArrayPoolBufferWriter<byte>? rewritten = null;
-        ReadOnlyMemory<byte> content;
-        if (!string.Equals(model, body!.Model, StringComparison.Ordinal))
-        {
-            rewritten = new ArrayPoolBufferWriter<byte>((int)Math.Min(int.MaxValue, bytes.Length + model.Length * 6 + 16));
-            RequestBodyWriter.WriteWithModel(bytes, body, model, rewritten);
-            content = rewritten.WrittenMemory;
-        }
-        else
-            content = bytes.IsSingleSegment ? bytes.First : bytes.ToArray();
-        try
-        {
-            // vLLM before the render routes (or a server without a renderer): its /tokenize takes the same bodies.
-            bool noRender = _withoutRender.ContainsKey(baseUri);
-            int n = tokenizer.Tokenize(baseUri, noRender ? VllmTokenizer.TokenizePath : path, content, ref tokens, out string? error);
-            if (n == VllmTokenizer.RouteMissing && !noRender)
-            {
-                _withoutRender.TryAdd(baseUri, 0);
-                _logger.LogInformation("{Server} has no {Path} route: tokenizing at its {Tokenize} instead", baseUri, path, VllmTokenizer.TokenizePath);
-                n = tokenizer.Tokenize(baseUri, VllmTokenizer.TokenizePath, content, ref tokens, out error);
-            }
-            if (n < 0)
-            {
-                Counters.Add(PreciseEvent.TokenizeFallback);
-                long now = Environment.TickCount64;
-                long last = Interlocked.Read(ref _lastTokenizeWarning);
-                if (now - last > 10_000 && Interlocked.CompareExchange(ref _lastTokenizeWarning, now, last) == last)
-                    _logger.LogWarning("Tokenizing a request at {Server} failed ({Error}): scored from the approximate index (further failures counted in fastepp_precise_prefix_total{{event=\"tokenize_fallback\"}}, logged at most every 10 s)",
-                        baseUri, error);
-                return -1;
-            }
-            Counters.Add(PreciseEvent.Tokenized);
-            return n;
-        }
-        finally
-        {
-            rewritten?.Dispose();
-        }
     }
 
     private static ReadOnlySpan<byte> ModelUtf8(RequestScratch scratch, string model)

@@ -68,7 +68,7 @@ public sealed class PreciseConfigTests
         var p = loaded.Plugins.OfType<PrecisePrefixCacheProducer>().Single();
         Assert.True(p.Options.SpeculativeIndexing);
         Assert.Equal(10_000_000, p.Options.IndexSize);
-        Assert.Equal(5557, p.Options.SocketPort);
+        Assert.Equal(1000, p.Options.PortOffset); // the perf mode's fleet: publisher at HTTP port + 1000
         Assert.Contains(loaded.Plugins, x => x is FastEpp.Scheduling.Scorers.PrefixCacheScorer { ProducerName: "precise-prefix-cache-producer" });
     }
 
