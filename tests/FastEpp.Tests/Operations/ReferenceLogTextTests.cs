@@ -18,42 +18,6 @@ namespace FastEpp.Tests.Operations;
 /// </summary>
 public sealed class ReferenceLogTextTests
 {
-    private sealed class LogCapture : Stream
-    {
-        private readonly Lock _lock = new();
-        private readonly MemoryStream _bytes = new();
-
-        public JsonElement[] Lines
-        {
-            get
-            {
-                string text;
-                lock (_lock)
-                    text = Encoding.UTF8.GetString(_bytes.ToArray());
-                return text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToArray();
-            }
-        }
-
-        public JsonElement[] With(string msg) => Lines.Where(l => l.GetProperty("msg").GetString() == msg).ToArray();
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            lock (_lock)
-                _bytes.Write(buffer);
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override void Flush() { }
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-    }
-
     private static string Str(JsonElement line, string key) => line.GetProperty(key).GetString()!;
 
     [Fact]

@@ -15,41 +15,6 @@ public sealed class ZapLoggingTests
 {
     private static readonly string[] ZapKeys = ["level", "ts", "logger", "caller", "msg"];
 
-    /// <summary>A thread-safe sink for the logger: collects complete lines.</summary>
-    private sealed class LogCapture : Stream
-    {
-        private readonly Lock _lock = new();
-        private readonly MemoryStream _bytes = new();
-
-        public string[] Lines
-        {
-            get
-            {
-                lock (_lock)
-                    return Encoding.UTF8.GetString(_bytes.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            }
-        }
-
-        public bool Contains(string text) => Lines.Any(l => l.Contains(text, StringComparison.Ordinal));
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            lock (_lock)
-                _bytes.Write(buffer);
-        }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override void Flush() { }
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-    }
-
     private static readonly string[] BaseArgs =
         ["--endpoints", "127.0.0.1:1", "--secure-serving=false", "--bind-address", "127.0.0.1",
          "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0", "--tracing=false"];
