@@ -25,16 +25,20 @@ namespace FastEpp.Sim.Http;
 /// </summary>
 internal sealed partial class SimEndpoints
 {
-    private async Task TokenizeAsync(HttpContext ctx)
+    /// <summary>
+    /// Reads and tokenizes the body for /tokenize (<paramref name="chat"/> null: chat when it has <c>messages</c>) or a
+    /// render route; answers 400 or the unknown-model error itself and returns null then.
+    /// </summary>
+    private async Task<OpenAiRequest?> ReadTokenizedAsync(HttpContext ctx, bool? chat, ParseMode mode)
     {
         ReadResult read = await ReadBodyAsync(ctx);
         OpenAiRequest? req;
         string? error;
         try
         {
-            bool chat = HasTopLevelProperty(read.Buffer, "messages"u8);
-            req = OpenAiRequest.Parse(read.Buffer, chat, _options.Engine.BlockSize, _options.Tokenizer, collectIds: true,
-                ParseMode.Tokenize, out error);
+            bool isChat = chat ?? HasTopLevelProperty(read.Buffer, "messages"u8);
+            req = OpenAiRequest.Parse(read.Buffer, isChat, _options.Engine.BlockSize, _options.Tokenizer, collectIds: true,
+                mode, out error);
         }
         finally
         {
@@ -43,9 +47,15 @@ internal sealed partial class SimEndpoints
         if (req is null)
         {
             await ErrorAsync(ctx, StatusCodes.Status400BadRequest, "BadRequestError", error ?? "bad request");
-            return;
+            return null;
         }
-        if (!await CheckModelAsync(ctx, req.Model))
+        return await CheckModelAsync(ctx, req.Model) ? req : null;
+    }
+
+    private async Task TokenizeAsync(HttpContext ctx)
+    {
+        OpenAiRequest? req = await ReadTokenizedAsync(ctx, chat: null, ParseMode.Tokenize);
+        if (req is null)
         {
             return;
         }
@@ -173,24 +183,8 @@ internal sealed partial class SimEndpoints
 
     private async Task RenderAsync(HttpContext ctx, Replica replica, bool chat)
     {
-        ReadResult read = await ReadBodyAsync(ctx);
-        OpenAiRequest? req;
-        string? error;
-        try
-        {
-            req = OpenAiRequest.Parse(read.Buffer, chat, _options.Engine.BlockSize, _options.Tokenizer, collectIds: true,
-                ParseMode.Render, out error);
-        }
-        finally
-        {
-            ctx.Request.BodyReader.AdvanceTo(read.Buffer.End);
-        }
+        OpenAiRequest? req = await ReadTokenizedAsync(ctx, chat, ParseMode.Render);
         if (req is null)
-        {
-            await ErrorAsync(ctx, StatusCodes.Status400BadRequest, "BadRequestError", error ?? "bad request");
-            return;
-        }
-        if (!await CheckModelAsync(ctx, req.Model))
         {
             return;
         }
