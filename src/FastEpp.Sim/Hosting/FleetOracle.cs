@@ -25,10 +25,12 @@ internal readonly record struct OracleDecision(int Replica, TtftPrediction[] Pre
 /// <para>
 /// Strengthened (issue 10 §2): a greedy router decides where each new prefix lives by the queues of the instant, and its
 /// later requests follow it there; a static partition by group id, which spreads prefixes evenly, beat it by 20–30 %.
-/// So on a replica that holds no block of the prompt the externality is weighted by that replica's share of the last
-/// 64 decisions × the replica count (1 = a fair share, 2 = twice its share): a new prefix goes where the traffic it will
-/// attract is least felt. Measured in FleetOracleTests on five shared-prefix workloads: never worse than the greedy rule
-/// by more than 1 %, up to 13 % lower mean TTFT.
+/// So on a replica that holds no block of the prompt the externality is weighted by that replica's burden, 1 for a fair
+/// share: the larger of its share of the last 64 decisions × the replica count and its share of the prefixes homed so
+/// far (placements where it held no block) against the fleet mean, (homes + 1) / (mean + 1). The first weight follows
+/// traffic; the second keeps the first placements — made on an idle fleet, where every queue looks alike — from putting
+/// three of eight system prompts on one replica, after which every conversation under them snowballs there (multi-turn
+/// chat at 2× rate, where the reference's default beat the rule without it; OracleMultiTurnTests).
 /// </para>
 /// It only reads engine state; decisions are serialised (one at a time), as a single router's would be.
 /// </summary>
@@ -74,9 +76,15 @@ internal sealed class FleetOracle
     /// <summary>
     /// True: the first rule (the externality is the request's own uncached prefill everywhere), kept to measure the
     /// current rule against (FleetOracleTests). False (default): on a replica holding no block of the prompt, that
-    /// externality is weighted by the replica's share of the last 64 decisions × the replica count.
+    /// externality is weighted by the replica's burden (see the class summary).
     /// </summary>
     public bool Greedy { get; init; }
+
+    /// <summary>False: the burden is the recent-traffic share only (the rule before homes were counted), kept to measure against.</summary>
+    public bool CountHomes { get; init; } = true;
+
+    private int[] _homes = [];
+    private int _homeTotal;
 
     private readonly double[] _recent = new double[64];
     private readonly int[] _recentReplica = new int[64];
@@ -123,7 +131,10 @@ internal sealed class FleetOracle
         {
             // Recent arrival rate per replica (the last 64 decisions), for the externality term of the cost.
             if (_recentPicks.Length != _replicas.Length)
+            {
                 _recentPicks = new int[_replicas.Length];
+                _homes = new int[_replicas.Length];
+            }
             _recent[_recentCount++ % _recent.Length] = now;
             int n = Math.Min(_recentCount, _recent.Length);
             double oldest = _recent[_recentCount > _recent.Length ? _recentCount % _recent.Length : 0];
@@ -148,12 +159,15 @@ internal sealed class FleetOracle
                     TtftPrediction p = engine.PredictTtft(hashes, promptTokens, adapter, now, transit);
                     predictions[i] = p;
                     double imposed = p.OwnPrefillSeconds;
-                    if (!Greedy && p.HitTokens == 0 && _recentCount > 8)
+                    if (!Greedy && p.HitTokens == 0)
                     {
                         // No block of this prompt cached here: placing it here makes this replica the home of a new prefix,
-                        // whose later requests follow it. Weigh its cost by the replica's share of the recent traffic
-                        // (1 = a fair share): new prefixes go where the load they will bring is least felt.
-                        imposed *= (double)_recentPicks[i] / Math.Min(_recentCount - 1, _recentReplica.Length) * _replicas.Length;
+                        // whose later requests follow it. Weigh its cost by the replica's burden: new prefixes go where the
+                        // load they will bring is least felt.
+                        double share = _recentCount > 8
+                            ? (double)_recentPicks[i] / Math.Min(_recentCount - 1, _recentReplica.Length) * _replicas.Length : 1;
+                        double homes = CountHomes ? (_homes[i] + 1.0) / ((double)_homeTotal / _replicas.Length + 1) : 0;
+                        imposed *= _recentCount > 8 || CountHomes ? Math.Max(share, homes) : 1;
                     }
                     costs[i] = Cost(p, imposed);
                 }
@@ -178,6 +192,11 @@ internal sealed class FleetOracle
                 _recentPicks[_recentReplica[slot]]--;
             _recentReplica[slot] = pick;
             _recentPicks[pick]++;
+            if (chosen.HitTokens == 0)
+            {
+                _homes[pick]++;
+                _homeTotal++;
+            }
             _transit[pick].Add(hashes, promptTokens - chosen.HitTokens, (promptTokens + 1 + blockSize - 1) / blockSize - chosen.HitTokens / blockSize);
             return new OracleDecision(pick, predictions);
         }
