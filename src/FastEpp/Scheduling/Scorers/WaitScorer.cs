@@ -15,9 +15,10 @@ namespace FastEpp.Scheduling.Scorers;
 /// queued    = max(bucket: uncached prefill this EPP routed there, drained at R tokens/s since,
 ///                 scraped waiting requests × the mean uncached prefill of the requests routed there)
 /// prefill   = (queued + uncached) / R
-/// held      = max(Σ (input + output/2) of the requests routed there and not complete,
-///                 scraped KV use × capacity + scraped waiting × the mean (input + output/2) routed there)
-/// kvWait    = max(0, held + input + output/2 − capacity) / capacity × the mean request lifetime there
+/// footprint = uncached + output/2                                  (the KV it adds there: a cached prefix is shared)
+/// held      = max(Σ footprint of the requests routed there and not complete,
+///                 scraped KV use × capacity + scraped waiting × the mean footprint routed there)
+/// kvWait    = max(0, held + footprint − capacity) / capacity × the mean request lifetime there
 ///             (the KV-bound wait: the memory has to turn over that many times before this request is admitted)
 /// cost      = prefill + workWeight × uncached / R + kvWait + stepSeconds
 /// score     = min cost over the candidates / cost                     (1 for the best, relative elsewhere)
@@ -83,7 +84,7 @@ internal sealed class WaitScorer : IScorer, IPreRequest, IResponseComplete
         RequestScratch scratch = ctx.Scratch;
         Endpoint[] endpoints = ctx.Snapshot.Endpoints;
         long input = InputTokens(ctx.Request);
-        double footprint = input + OutputTokens(ctx.Request, input) / 2.0;
+        double halfOutput = OutputTokens(ctx.Request, input) / 2.0;
         long now = _time.GetTimestamp();
         double min = double.PositiveInfinity;
         Load?[] loads = Volatile.Read(ref _loads);
@@ -92,7 +93,8 @@ internal sealed class WaitScorer : IScorer, IPreRequest, IResponseComplete
             int c = candidates[i];
             EndpointState state = endpoints[c].State;
             Load? load = (uint)state.Id < (uint)loads.Length ? Volatile.Read(ref loads[state.Id]) : null;
-            double cost = Cost(load, state.Metrics, Uncached(scratch, c, input), input, footprint, now);
+            long uncached = Uncached(scratch, c, input);
+            double cost = Cost(load, state.Metrics, uncached, input, uncached + halfOutput, now);
             scores[i] = cost;
             min = Math.Min(min, cost);
         }
@@ -139,7 +141,7 @@ internal sealed class WaitScorer : IScorer, IPreRequest, IResponseComplete
         Release(scratch, completed: false); // a decision that never completed must not leak its charge
         long input = InputTokens(request);
         long uncached = Uncached(scratch, chosen[0], input);
-        long footprint = input + OutputTokens(request, input) / 2;
+        long footprint = uncached + OutputTokens(request, input) / 2;
         int id = snapshot.Endpoints[chosen[0]].State.Id;
         Load load = LoadFor(id);
         long now = _time.GetTimestamp();

@@ -16,7 +16,8 @@ public sealed class WaitScorerTests
         public void Advance(double seconds) => Ticks += (long)(seconds * TimeSpan.TicksPerSecond);
     }
 
-    // 4,000 prompt characters = 1,000 input tokens (output 1,500 = 1.5 x input: footprint 1,750); prefix blocks of 100 tokens.
+    // 4,000 prompt characters = 1,000 input tokens (output 1,500 = 1.5 x input: KV footprint uncached + 750, 1,750 when
+    // nothing is cached); prefix blocks of 100 tokens.
     private static SchedulingRequest Req() => Request(new string('a', 4000));
 
     private static SchedulingContext Ctx(EndpointSnapshot s, SchedulingRequest r, params int[] matchBlocks)
@@ -32,7 +33,7 @@ public sealed class WaitScorerTests
 
     private static SchedulingContext Ctx(EndpointSnapshot s, params int[] matchBlocks) => Ctx(s, Req(), matchBlocks);
 
-    // KV capacity 10,000 tokens per endpoint (1,000 blocks x 10): 5 requests' footprint.
+    // KV capacity 10,000 tokens per endpoint (1,000 blocks x 10).
     private static EndpointMetrics Kv(double usage = 0, int waiting = 0) =>
         new() { KvCacheUsagePercent = usage, WaitingQueueSize = waiting, CacheNumBlocks = 1000, CacheBlockSize = 10 };
 
@@ -82,24 +83,25 @@ public sealed class WaitScorerTests
         var time = new ManualTime();
         var scorer = new WaitScorer("w", time, prefillTokensPerSecond: 1000, stepSeconds: 0, lifetimeSeconds: 10);
         EndpointSnapshot s = Snapshot(Kv(usage: 0.9, waiting: 2), Kv(usage: 0.2));
-        // 0: cached. prefill: 2 x 200 waiting + 400 = 0.8 s; held 9,000 + 2 x 1,750 = 12,500, + 1,750 - 10,000 = 4,250 over
-        //    = 0.425 of the memory x 10 s lifetime = 4.25 s -> 5.05 s. 1: 2 s, 2,000 + 1,750 held: no wait.
+        // 0: 800 tokens cached (footprint 200 + 750 = 950). prefill: 2 x 200 waiting + 400 = 0.8 s; held 9,000 + 2 x 950
+        //    = 10,900, + 950 - 10,000 = 1,850 over = 0.185 of the memory x 10 s lifetime = 1.85 s -> 2.65 s.
+        // 1: 2 s, 2,000 + 1,750 held: no wait.
         double[] scores = Score(scorer, Ctx(s, 8, 0));
-        Assert.Equal(2.0 / 5.05, scores[0], 9);
+        Assert.Equal(2.0 / 2.65, scores[0], 9);
         Assert.Equal(1.0, scores[1], 9);
 
-        // The requests it routed itself count before any scrape shows them: 5 x 1,750 held on endpoint 1 + this 1,750
-        // = 10,500 > 10,000: 500 over = 0.05 of the memory x 10 s = 0.5 s.
+        // The requests it routed itself count before any scrape shows them, each by the KV it adds (a cached prompt only its
+        // output's 750): 13 x 750 held on endpoint 1 + this 750 = 10,500 > 10,000: 500 over = 0.05 of the memory x 10 s = 0.5 s.
         EndpointSnapshot idle = Snapshot(Kv(), Kv());
         var charged = new List<(SchedulingRequest, RequestScratch)>();
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 13; i++)
         {
             SchedulingRequest r = Req();
             RequestScratch scratch = Ctx(idle, r, 10, 10).Scratch;
             scorer.PreRequest(r, scratch, idle, [1]);
             charged.Add((r, scratch));
         }
-        Assert.Equal(5 * 1750, scorer.Get(idle.Endpoints[1].State).Held);
+        Assert.Equal(13 * 750, scorer.Get(idle.Endpoints[1].State).Held);
         scores = Score(scorer, Ctx(idle, 10, 10));        // both fully cached: 0 s of prefill each, 0.5 s of memory wait on 1
         Assert.Equal(1.0, scores[0], 9);
         Assert.True(scores[1] < 1e-6);
@@ -109,8 +111,8 @@ public sealed class WaitScorerTests
         foreach ((SchedulingRequest r, RequestScratch scratch) in charged)
             scorer.ResponseComplete(r, scratch);
         Assert.Equal(0, scorer.Get(idle.Endpoints[1].State).Held);
-        // 500 over x 2 s (the lifetime it learnt) = 0.1 s when five are charged again
-        for (int i = 0; i < 5; i++)
+        // 500 over x 2 s (the lifetime it learnt) = 0.1 s when 13 are charged again
+        for (int i = 0; i < 13; i++)
         {
             SchedulingRequest r = Req();
             scorer.PreRequest(r, Ctx(idle, r, 10, 10).Scratch, idle, [1]);
@@ -118,6 +120,17 @@ public sealed class WaitScorerTests
         // endpoint 0 uncached: 2 s; endpoint 1 cached: 500 over x 2 s = 0.1 s (it was 0.5 s with the 10 s default)
         scores = Score(scorer, Ctx(idle, 0, 10));
         Assert.Equal(0.05, scores[0], 9);
+        Assert.Equal(1.0, scores[1], 9);
+    }
+
+    [Fact]
+    public void KvFootprint_IsWhatTheRequestAddsThere_ACachedPrefixIsShared()
+    {
+        // Both endpoints 90 % full (9,000 of 10,000 tokens). Uncached on 0: 1,000 + 750 = 1,750 more, 750 over = 0.75 s of
+        // memory wait (lifetime 10 s) + 2 s of prefill. Cached on 1: 750 more, nothing over, 0 s of prefill.
+        var scorer = new WaitScorer("w", new ManualTime(), prefillTokensPerSecond: 1000, stepSeconds: 0.1, lifetimeSeconds: 10);
+        double[] scores = Score(scorer, Ctx(Snapshot(Kv(usage: 0.9), Kv(usage: 0.9)), 0, 10));
+        Assert.Equal(0.1 / 2.85, scores[0], 9);
         Assert.Equal(1.0, scores[1], 9);
     }
 
