@@ -29,6 +29,8 @@ internal enum PreciseEvent
     NoStreamFallback,
     /// <summary>Requests tokenized by the model server.</summary>
     Tokenized,
+    /// <summary>Central mode: batches whose topic pod-id names no endpoint of the pool (not indexed).</summary>
+    UnknownPod,
 }
 
 /// <summary>Counters of the precise producer; mirrored into <see cref="EppMetrics"/> when exported.</summary>
@@ -38,6 +40,7 @@ internal sealed class PreciseCounters
     [
         "batches", "events", "sequence_gaps", "all_blocks_cleared", "disconnects", "malformed", "unknown_parent",
         "block_size_mismatch", "skipped", "tokenize_fallback", "no_stream_fallback", "tokenized",
+        "unknown_pod",
     ];
 
     private readonly long[] _values = new long[s_names.Length];
