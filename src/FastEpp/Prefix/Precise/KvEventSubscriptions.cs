@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Collections.Concurrent;
 using FastEpp.Endpoints;
 using Endpoint = FastEpp.Endpoints.Endpoint;
@@ -22,7 +23,12 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
         public readonly KvEventIngestor Ingestor = ingestor;
     }
 
-    private sealed record Subscription(EndpointStream Stream, ZmtpSubscriber Subscriber, Lane Lane, string Name);
+    private sealed record Subscription(EndpointStream Stream, ZmtpSubscriber Subscriber, Lane Lane, string Name, string Host, int ReplayPort);
+
+    /// <summary>llm-d's replay limits: 2 s without a reply ends an attempt, 2 min in all, 30 s cool-down after a failure, ≤ 8 at once per process.</summary>
+    public static readonly TimeSpan ReplayIdleTimeout = TimeSpan.FromSeconds(2), ReplayTimeout = TimeSpan.FromMinutes(2);
+    private const long ReplayCooldownMs = 30_000;
+    private static readonly SemaphoreSlim s_replays = new(8);
 
     /// <summary>
     /// One publisher connected to the central listener. Which endpoint it is comes from its topic's pod-id, resolved
@@ -64,6 +70,7 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     private readonly ConcurrentDictionary<int, byte> _warnedNoStream = new();
     private readonly Lock _reconcileLock = new();
     private readonly bool _discoverPods;
+    private readonly int _replaySocketPort;
     private readonly ZmtpListener? _listener;
     private readonly ConcurrentDictionary<int, CentralConnection> _centralByEndpoint = new();
     private readonly ConcurrentDictionary<CentralConnection, byte> _central = new();
@@ -82,9 +89,10 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     /// connections of every engine that publishes by connecting (null = no central listener). Both may be on, as in llm-d.</param>
     public KvEventSubscriptions(PreciseIndex index, int blockSize, ulong root, int concurrency, int socketPort,
         ReadOnlySpan<byte> topicFilter, PreciseCounters counters, int portOffset = 0, bool discoverPods = true,
-        string? centralHost = null, int centralPort = 0, int maxCentralConnections = ZmtpListener.DefaultMaxConnections)
+        string? centralHost = null, int centralPort = 0, int maxCentralConnections = ZmtpListener.DefaultMaxConnections, int replaySocketPort = 0)
     {
         _discoverPods = discoverPods;
+        _replaySocketPort = replaySocketPort;
         if (centralHost is not null)
             _listener = new ZmtpListener(centralHost, centralPort, topicFilter, this, sub => new CentralConnection(sub), NullLogger.Instance, maxCentralConnections);
         _portOffset = portOffset;
@@ -187,7 +195,7 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
                 Lane lane = _lanes[(int)(Fnv1a32(key) % (uint)_lanes.Length)];
                 var stream = new EndpointStream(id, key);
                 var sub = new ZmtpSubscriber(e.Address, port, _topicFilter, this, Logger, stream);
-                _byEndpoint[id] = new Subscription(stream, sub, lane, e.Name);
+                _byEndpoint[id] = new Subscription(stream, sub, lane, e.Name, e.Address, _replaySocketPort);
                 sub.Start();
             }
             foreach (var (id, s) in _byEndpoint)
@@ -316,6 +324,157 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
             return;
         _warnedNoStream.TryRemove(s.Stream.EndpointId, out _);
         Logger.LogInformation("KV-event stream of {Endpoint} connected ({Address})", s.Name, source.Address);
+        // (Re)connected: the engine may be a new process and what it published meanwhile is unknown — what was indexed
+        // was cleared at the disconnect; rebuild from the engine's replay buffer (llm-d: proactive replay on connect).
+        if (s.ReplayPort > 0 && CanReplay(s.Stream))
+        {
+            s.Stream.ReplayFrom = 0;
+            source.RequestReplay();
+        }
+    }
+
+    private static bool CanReplay(EndpointStream stream) =>
+        stream.ReplayFailedAt == 0 || Environment.TickCount64 - stream.ReplayFailedAt >= ReplayCooldownMs;
+
+    /// <summary>
+    /// Per-pod stream with replay: a message is applied, skipped (already applied by a replay) or held for a replay
+    /// (<see cref="ZmtpSubscriber.RequestReplay"/>): a gap asks for the missed batches, a sequence regression (engine
+    /// restart) clears and asks for everything; without replay (cool-down, or already tried for this message) the
+    /// ingestor's own check clears on a gap, as without replaySocketPort.
+    /// </summary>
+    private void OnMessageWithReplay(Subscription s, ZmtpSubscriber source, ReadOnlySpan<byte> topic, ulong seq, ReadOnlySpan<byte> payload)
+    {
+        EndpointStream stream = s.Stream;
+        lock (s.Lane.Lock)
+        {
+            if (stream.HasLiveSeq && seq < stream.LastLiveSeq)
+            {
+                // The engine renumbered from 0: a new process. Nothing indexed is known to be valid.
+                s.Lane.Ingestor.Clear(stream);
+                stream.HasSeq = false;
+                stream.HasLiveSeq = false;
+                _counters.Add(PreciseEvent.SequenceGaps);
+                if (stream.ReplayTriedFor != seq && CanReplay(stream))
+                {
+                    stream.ReplayFrom = 0;
+                    stream.ReplayTriedFor = seq;
+                    source.RequestReplay();
+                    return;
+                }
+            }
+            if (stream.HasSeq && seq <= stream.LastSeq)
+            {
+                stream.LastLiveSeq = seq; // applied by a replay already
+                stream.HasLiveSeq = true;
+                return;
+            }
+            if (stream.HasSeq && seq != stream.LastSeq + 1 && stream.ReplayTriedFor != seq && CanReplay(stream))
+            {
+                stream.ReplayFrom = stream.LastSeq + 1;
+                stream.ReplayTriedFor = seq;
+                source.RequestReplay();
+                return;
+            }
+            s.Lane.Ingestor.Apply(stream, topic, seq, payload);
+            stream.LastLiveSeq = seq;
+            stream.HasLiveSeq = true;
+        }
+    }
+
+    public async ValueTask ReplayAsync(ZmtpSubscriber source, CancellationToken ct)
+    {
+        if (Find(source) is not { } s || s.ReplayPort <= 0)
+            return;
+        EndpointStream stream = s.Stream;
+        ulong from = stream.ReplayFrom;
+        int replayed = 0;
+        string? failure = null;
+        using var total = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        total.CancelAfter(ReplayTimeout);
+        bool admitted = false;
+        try
+        {
+            admitted = await s_replays.WaitAsync(ReplayTimeout, total.Token).ConfigureAwait(false);
+            if (!admitted)
+                failure = "no replay capacity (8 at once) within 2 min";
+            else
+            {
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(total.Token);
+                idle.CancelAfter(ReplayIdleTimeout);
+                using ZmtpReplayClient client = await ZmtpReplayClient.ConnectAsync(s.Host, s.ReplayPort, idle.Token).ConfigureAwait(false);
+                await client.SendRequestAsync(from, idle.Token).ConfigureAwait(false);
+                ulong expected = from;
+                while (failure is null)
+                {
+                    idle.CancelAfter(ReplayIdleTimeout);
+                    ReplayFrame reply = await client.ReceiveAsync(idle.Token).ConfigureAwait(false);
+                    if (reply.Kind == ReplayFrameKind.End)
+                    {
+                        if (replayed == 0 && from > 0)
+                            failure = $"sequence {from} is no longer in the engine's replay buffer";
+                        break;
+                    }
+                    if (reply.Kind == ReplayFrameKind.Malformed)
+                    {
+                        failure = $"a malformed reply of {reply.Frames} frames (replay needs vLLM ≥ v0.26: [topic][seq][payload])";
+                        break;
+                    }
+                    lock (s.Lane.Lock)
+                    {
+                        if (replayed == 0 && reply.Seq > expected)
+                        {
+                            // The engine's buffer no longer reaches back: what was missed (removals too) is unknown.
+                            s.Lane.Ingestor.Clear(stream);
+                            stream.HasSeq = false;
+                            _counters.Add(PreciseEvent.SequenceGaps);
+                            expected = reply.Seq;
+                        }
+                        if (reply.Seq != expected)
+                        {
+                            failure = $"incomplete replay: expected sequence {expected}, got {reply.Seq}";
+                            break;
+                        }
+                        if (!stream.HasSeq || reply.Seq == stream.LastSeq + 1)
+                            s.Lane.Ingestor.Apply(stream, reply.Topic.Span, reply.Seq, reply.Payload.Span);
+                    }
+                    replayed++;
+                    expected++;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return; // stopping
+        }
+        catch (OperationCanceledException)
+        {
+            failure = "timed out";
+        }
+        catch (Exception e) when (e is SocketException or IOException or ZmtpException or ObjectDisposedException)
+        {
+            failure = e.Message;
+        }
+        finally
+        {
+            if (admitted)
+                s_replays.Release();
+        }
+        _counters.Add(PreciseEvent.ReplayedBatches, replayed);
+        if (failure is null)
+        {
+            stream.ReplayFailedAt = 0;
+            Logger.LogInformation("Replayed {Count} KV-event batches of {Endpoint} from sequence {From} (tcp://{Host}:{Port})", replayed, s.Name, from, s.Host, s.ReplayPort);
+            return;
+        }
+        lock (s.Lane.Lock)
+        {
+            s.Lane.Ingestor.Clear(stream);
+            stream.HasSeq = false;
+        }
+        stream.ReplayFailedAt = Math.Max(1, Environment.TickCount64);
+        _counters.Add(PreciseEvent.ReplayFailures);
+        Logger.LogWarning("Replay of {Endpoint}'s KV events from sequence {From} at tcp://{Host}:{Port} failed ({Failure}) after {Count} batches: its entries are cleared; no replay for 30 s",
+            s.Name, from, s.Host, s.ReplayPort, failure, replayed);
     }
 
     public void OnMessage(ZmtpSubscriber source, ReadOnlySpan<byte> topic, ulong seq, ReadOnlySpan<byte> payload)
@@ -340,6 +499,11 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
         }
         if (source.Tag is not EndpointStream stream || !_byEndpoint.TryGetValue(stream.EndpointId, out Subscription? s) || s.Subscriber != source)
             return;
+        if (s.ReplayPort > 0)
+        {
+            OnMessageWithReplay(s, source, topic, seq, payload);
+            return;
+        }
         lock (s.Lane.Lock)
             s.Lane.Ingestor.Apply(stream, topic, seq, payload);
     }
@@ -366,6 +530,7 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
             return; // never connected: nothing was indexed
         lock (s.Lane.Lock)
         {
+            stream.HasLiveSeq = false;
             if (!stream.HasSeq && stream.EngineToKey.Count == 0)
                 return; // already cleared by an earlier failed attempt
             s.Lane.Ingestor.Clear(stream);

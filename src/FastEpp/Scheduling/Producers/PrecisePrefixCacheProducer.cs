@@ -66,7 +66,8 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IAsyncPreparer
         Index = new PreciseIndex(options.IndexSize, options.PodCacheSize);
         _root = TokenBlockKeys.Root(Encoding.UTF8.GetBytes(options.HashSeed));
         Subscriptions = new KvEventSubscriptions(Index, options.BlockSizeTokens, _root, options.Concurrency, options.SocketPort,
-            Encoding.UTF8.GetBytes(options.TopicFilter), Counters, options.PortOffset, options.DiscoverPods, options.CentralHost, options.CentralPort);
+            Encoding.UTF8.GetBytes(options.TopicFilter), Counters, options.PortOffset, options.DiscoverPods, options.CentralHost, options.CentralPort,
+            replaySocketPort: options.ReplaySocketPort);
         _approx = new ApproxPrefixCacheProducer(name + "/approx") { Metrics = metrics };
         _tokenizer = new VllmTokenizer(options.TokenizeTimeout);
     }
@@ -103,9 +104,10 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IAsyncPreparer
         registry.Changed += Subscriptions.Reconcile;
         Subscriptions.Reconcile(registry.Current);
         if (Options.DiscoverPods)
-            _logger.LogInformation("precise-prefix-cache-producer: subscribing to every endpoint's KV events on {Port} (topic filter \"{Filter}\", block size {BlockSize}, {Lanes} lanes)",
+            _logger.LogInformation("precise-prefix-cache-producer: subscribing to every endpoint's KV events on {Port} (topic filter \"{Filter}\", block size {BlockSize}, {Lanes} lanes, {Replay})",
                 Options.PortOffset != 0 ? "its port + " + Options.PortOffset.ToString(System.Globalization.CultureInfo.InvariantCulture) : "port " + Options.SocketPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                Options.TopicFilter, Options.BlockSizeTokens, Options.Concurrency);
+                Options.TopicFilter, Options.BlockSizeTokens, Options.Concurrency,
+                Options.ReplaySocketPort > 0 ? "replay at port " + Options.ReplaySocketPort.ToString(System.Globalization.CultureInfo.InvariantCulture) : "no replay: a gap or restart clears the endpoint");
         if (Subscriptions.Listener is { } listener)
             _logger.LogInformation("precise-prefix-cache-producer: engines that connect publish to {Address}; their topic pod-id (kv@<address:port>@<model>) names the endpoint (topic filter \"{Filter}\", block size {BlockSize})",
                 listener.Address, Options.TopicFilter, Options.BlockSizeTokens);
@@ -405,8 +407,8 @@ internal sealed record PreciseOptions
             throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.replaySocketPort must be a TCP port (0 or less = no replay)");
         if (!discoverPods && (discovery.Get("socketPort") is not null || replayPort > 0 || p.GetInt("kvEventsPortOffset", 0) != 0))
             throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.socketPort/replaySocketPort and kvEventsPortOffset apply to per-pod subscriptions (discoverPods: true); with discoverPods: false they would do nothing (the central zmqEndpoint socket has no replay, as in llm-d)");
-        if (replayPort > 0)
-            throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.replaySocketPort is not supported: without replay a sequence gap or restart clears the endpoint's entries instead");
+        if (replayPort > 0 && p.GetInt("kvEventsPortOffset", 0) != 0)
+            throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.replaySocketPort and kvEventsPortOffset are exclusive (the replay port is common to all endpoints, as socketPort)");
         if (discovery.GetString("podLabelSelector", "").Length > 0 || discovery.GetString("podNamespace", "").Length > 0)
             throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.podLabelSelector/podNamespace are not supported: FastEpp subscribes to the InferencePool's endpoints");
         o = o with { DiscoverPods = discoverPods, CentralHost = centralHost, CentralPort = centralPort, ReplaySocketPort = Math.Max(0, replayPort) };

@@ -36,9 +36,10 @@ public sealed class PreciseConfigTests
              speculativeIndexing: true, speculativeTTL: 500ms,
              indexerConfig: {kvBlockIndexConfig: {inMemoryConfig: {size: 1000000, podCacheSize: 4}}},
              kvEventsConfig: {topicFilter: "kv@", concurrency: 8, engineType: vllm, discoverPods: true,
-                              podDiscoveryConfig: {socketPort: 5556}}}
+                              podDiscoveryConfig: {socketPort: 5556, replaySocketPort: 5557}}}
             """);
         PreciseOptions o = p.Options;
+        Assert.Equal(5557, o.ReplaySocketPort);
         Assert.Equal(64, o.BlockSizeTokens);
         Assert.Equal("42", o.HashSeed);
         Assert.True(o.SpeculativeIndexing);
@@ -97,7 +98,9 @@ public sealed class PreciseConfigTests
     [InlineData("{kvEventsPortOffset: 100, kvEventsConfig: {zmqEndpoint: \"tcp://*:5557\", discoverPods: false}}", "kvEventsPortOffset")]
     [InlineData("{kvEventsConfig: {engineType: sglang}}", "engineType")]
     [InlineData("{kvEventsConfig: {concurrency: 0}}", "concurrency")]
-    [InlineData("{kvEventsConfig: {podDiscoveryConfig: {replaySocketPort: 5558}}}", "replaySocketPort")]
+    [InlineData("{kvEventsPortOffset: 10, kvEventsConfig: {podDiscoveryConfig: {replaySocketPort: 5558}}}", "replaySocketPort")]
+    [InlineData("{kvEventsConfig: {podDiscoveryConfig: {replaySocketPort: 70000}}}", "replaySocketPort")]
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://*:5557\", discoverPods: false, podDiscoveryConfig: {replaySocketPort: 5558}}}", "replaySocketPort")]
     [InlineData("{kvEventsConfig: {podDiscoveryConfig: {podLabelSelector: \"app=vllm\"}}}", "podLabelSelector")]
     [InlineData("{kvEventsConfig: {podDiscoveryConfig: {socketPort: 70000}}}", "socketPort")]
     [InlineData("{indexerConfig: {tokenizersPoolConfig: {modelName: x}}}", "tokenizersPoolConfig")]

@@ -22,11 +22,11 @@ namespace FastEpp.Tests.Prefix.Precise;
 /// </summary>
 public sealed class PreciseWithSimulatorTests
 {
-    private const string Model = "meta-llama/Llama-3.1-8B-Instruct";
+    internal const string Model = "meta-llama/Llama-3.1-8B-Instruct";
     private const int Replicas = 3;
 
     /// <summary>A run of <paramref name="count"/> consecutive loopback ports that are free now (avoiding <paramref name="avoid"/>).</summary>
-    private static int FreeConsecutivePorts(int count, int avoid = -1)
+    internal static int FreeConsecutivePorts(int count, int avoid = -1)
     {
         var random = new Random();
         for (int attempt = 0; attempt < 200; attempt++)
@@ -69,7 +69,7 @@ public sealed class PreciseWithSimulatorTests
     });
 
     /// <summary>Serves a chat request at replica <paramref name="port"/> directly (not through the EPP); returns its prompt tokens.</summary>
-    private static async Task<int> Direct(HttpClient http, int port, string system, string question)
+    internal static async Task<int> Direct(HttpClient http, int port, string system, string question)
     {
         using var content = new StringContent(ChatBody(system, question), Encoding.UTF8, "application/json");
         using HttpResponseMessage r = await http.PostAsync($"http://127.0.0.1:{port}/v1/chat/completions", content);
@@ -79,7 +79,7 @@ public sealed class PreciseWithSimulatorTests
         return doc.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32();
     }
 
-    private static async Task<string> Route(EppServer epp, string system, string question)
+    internal static async Task<string> Route(EppServer epp, string system, string question)
     {
         using var stream = epp.Open();
         await stream.SendRequestHeaders(false, EnvoyStream.ChatHeaders("/v1/chat/completions"));
@@ -91,7 +91,7 @@ public sealed class PreciseWithSimulatorTests
         return EnvoyStream.SetHeaders(headers.RequestHeaders.Response)["x-gateway-destination-endpoint"];
     }
 
-    private static string System(string seed) => string.Concat(Enumerable.Range(0, 60).Select(i =>
+    internal static string System(string seed) => string.Concat(Enumerable.Range(0, 60).Select(i =>
         $"{seed} rule {i}: answer precisely, cite the relevant section, and keep every reply under {i + 40} words. "));
 
     [Theory]
