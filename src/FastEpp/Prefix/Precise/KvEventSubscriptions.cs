@@ -94,7 +94,7 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
         _discoverPods = discoverPods;
         _replaySocketPort = replaySocketPort;
         if (centralHost is not null)
-            _listener = new ZmtpListener(centralHost, centralPort, topicFilter, this, sub => new CentralConnection(sub), NullLogger.Instance, maxCentralConnections);
+            _listener = new ZmtpListener(centralHost, centralPort, topicFilter, this, NewCentralConnection, NullLogger.Instance, maxCentralConnections);
         _portOffset = portOffset;
         _index = index;
         _socketPort = socketPort;
@@ -210,9 +210,17 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
         // Central connections attributed to endpoints that left: cleared and detached now (a message from them
         // resolves its pod-id again and is counted as unknown).
         foreach (var (id, c) in _centralByEndpoint)
-            if (!live.Contains(id))
-                lock (c.Gate)
+        {
+            if (live.Contains(id))
+                continue;
+            lock (c.Gate)
+            {
+                if (c.Stream?.EndpointId == id)
                     Detach(c, "the endpoint left the pool");
+                else
+                    _centralByEndpoint.TryRemove(new KeyValuePair<int, CentralConnection>(id, c));
+            }
+        }
         if (removed is null)
             return;
         foreach (Subscription s in removed)
@@ -256,6 +264,9 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
                 byAddress.Remove(address);
         return new Directory(snapshot.Version, byHostPort, byAddress);
     }
+
+    /// <summary>The state of one publisher connected to the central listener (its <see cref="ZmtpSubscriber.Tag"/>; benchmarks drive <see cref="OnMessage"/> with one).</summary>
+    internal object NewCentralConnection(ZmtpSubscriber subscriber) => new CentralConnection(subscriber);
 
     /// <summary>The pod-id of an llm-d topic <c>kv@&lt;pod-id&gt;@&lt;model&gt;</c>; any other topic is its own pod-id (as llm-d).</summary>
     private static ReadOnlySpan<byte> PodIdOf(ReadOnlySpan<byte> topic)
