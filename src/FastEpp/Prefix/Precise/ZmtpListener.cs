@@ -119,12 +119,30 @@ internal sealed class ZmtpListener : IAsyncDisposable
     {
         IPAddress address;
         if (_host is "*" or "")
-            address = Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any;
-        else if (!IPAddress.TryParse(_host, out address!))
+        {
+            // All interfaces: IPv6 + IPv4 (dual mode) where the host has IPv6, else IPv4 only.
+            if (Socket.OSSupportsIPv6)
+            {
+                try
+                {
+                    return Bind(IPAddress.IPv6Any);
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable or SocketError.ProtocolNotSupported)
+                {
+                }
+            }
+            return Bind(IPAddress.Any);
+        }
+        if (!IPAddress.TryParse(_host, out address!))
         {
             IPAddress[] resolved = await Dns.GetHostAddressesAsync(_host, ct).ConfigureAwait(false);
             address = resolved.Length > 0 ? resolved[0] : throw new SocketException((int)SocketError.HostNotFound);
         }
+        return Bind(address);
+    }
+
+    private Socket Bind(IPAddress address)
+    {
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {

@@ -44,9 +44,9 @@ public sealed class CentralModeTests
         public readonly PreciseCounters Counters = new();
         public readonly KvEventSubscriptions Subs;
 
-        public Rig(int maxConnections = ZmtpListener.DefaultMaxConnections) =>
+        public Rig(int maxConnections = ZmtpListener.DefaultMaxConnections, string host = "127.0.0.1") =>
             Subs = new KvEventSubscriptions(Index, B, s_root, 2, 5557, "kv@"u8, Counters, discoverPods: false,
-                centralHost: "127.0.0.1", centralPort: 0, maxCentralConnections: maxConnections);
+                centralHost: host, centralPort: 0, maxCentralConnections: maxConnections);
 
         public async Task<int> StartAsync(EndpointSnapshot pool)
         {
@@ -176,6 +176,17 @@ public sealed class CentralModeTests
         rig.Subs.Reconcile(Pool(("10.0.0.5", 8000)));
         Assert.Equal(0, rig.Held(RequestKeys(t), id));
         Assert.False(rig.Subs.HasStream(id));
+    }
+
+    [Fact]
+    public async Task WildcardHost_BindsAllInterfaces_IPv4PublishersConnect()
+    {
+        await using var rig = new Rig(host: "*");
+        EndpointSnapshot pool = Pool(("10.0.0.5", 8000));
+        int port = await rig.StartAsync(pool);
+        using var pub = new ConnectingPub(port, "kv@10.0.0.5:8000@m");
+        await pub.UntilApplied(() => rig.Subs.TryGetLastSeq(pool.Endpoints[0].State.Id, out _));
+        Assert.Equal("tcp://*:0", rig.Subs.Listener!.Address);
     }
 
     [Fact]
