@@ -448,6 +448,7 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
                         if (!stream.HasSeq || reply.Seq == stream.LastSeq + 1)
                             s.Lane.Ingestor.Apply(stream, reply.Topic.Span, reply.Seq, reply.Payload.Span);
                     }
+                    _counters.Add(PreciseEvent.ReplayedBatches);
                     replayed++;
                     expected++;
                 }
@@ -470,7 +471,6 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
             if (admitted)
                 s_replays.Release();
         }
-        _counters.Add(PreciseEvent.ReplayedBatches, replayed);
         if (failure is null)
         {
             stream.ReplayFailedAt = 0;
