@@ -173,7 +173,7 @@ public sealed class ReplayTests
           - {pluginRef: prefix-cache-scorer, weight: 1}
         """;
 
-    private static async Task<SimFleet> OneReplicaAsync(int httpPort, int pubPort, int replayPort, int bufferSteps = 10_000)
+    private static async Task<SimFleet> OneReplicaAsync(int httpPort, int pubPort, int replayPort, int bufferSteps = 10_000, string encoding = "map")
     {
         string kv = "{\"enable_kv_cache_events\":true,\"publisher\":\"zmq\",\"endpoint\":\"tcp://*:" + pubPort.ToString(CultureInfo.InvariantCulture) +
                     "\",\"replay_endpoint\":\"tcp://*:" + replayPort.ToString(CultureInfo.InvariantCulture) +
@@ -181,7 +181,7 @@ public sealed class ReplayTests
                     ",\"topic\":\"kv@$(POD_IP):$(POD_PORT)@" + Model + "\"}";
         SimOptions options = SimOptions.Parse(
             ["--replicas", "1", "--port", httpPort.ToString(CultureInfo.InvariantCulture), "--time-scale", "0.02", "--model", Model,
-             "--block-size", "16", "--kv-events-config", kv], out string? error) ?? throw new InvalidOperationException(error);
+             "--block-size", "16", "--kv-events-encoding", encoding, "--kv-events-config", kv], out string? error) ?? throw new InvalidOperationException(error);
         SimFleet fleet = SimFleet.Create(options);
         await fleet.StartAsync();
         return fleet;
@@ -341,5 +341,35 @@ public sealed class ReplayTests
         TokenBlockKeys.Chain(TokenBlockKeys.ChainStart(root, "m"u8), tokens, 4, default, keys);
         Assert.False(index.Holds(keys[0], id) || index.Holds(keys[1], id));
         Assert.True(subs.HasStream(id));
+    }
+
+    /// <summary>vLLM ≤ v0.25 answers replays with 2-frame replies (<c>[seq][payload]</c>): a failed replay, as in llm-d; live events still flow.</summary>
+    [Fact]
+    public async Task LegacyReplayFrames_FailTheReplay_TheLiveStreamStillIndexes()
+    {
+        int httpPort = FreeConsecutivePorts(1);
+        int pubPort = FreeConsecutivePorts(1, avoid: httpPort);
+        int replayPort = FreeConsecutivePorts(1, avoid: pubPort);
+        await using SimFleet fleet = await OneReplicaAsync(httpPort, pubPort, replayPort, encoding: "array");
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        await Direct(http, httpPort, PreciseWithSimulatorTests.System("legacy"), "before the EPP");
+        var publisher = fleet.Replicas[0].KvEvents!;
+        await Wait.UntilAsync(() => publisher.Pending == 0 && publisher.PublishedBatches > 0, "the engine published its batches");
+
+        await using var epp = await EppServer.StartAsync($"127.0.0.1:{httpPort}", "--refresh-metrics-interval", "20ms", "--config-text", Config(pubPort, replayPort));
+        PrecisePrefixCacheProducer producer = Producer(epp);
+        int id = epp.Endpoints.Endpoints.Single().State.Id;
+        await Wait.UntilAsync(() => producer.Counters[PreciseEvent.ReplayFailures] == 1, "the replay on connect failed on the 2-frame replies");
+        Assert.Equal(0, producer.Counters[PreciseEvent.ReplayedBatches]);
+        long keys = producer.Index.KeyCount;
+        int round = 0;
+        await Wait.UntilAsync(async () =>
+        {
+            if (producer.Index.KeyCount > keys)
+                return true;
+            await Direct(http, httpPort, $"Live {round++}: a short system prompt of a few blocks, nothing more to it.", "hi");
+            return false;
+        }, "live BlockStored events are indexed after the failed replay");
+        Assert.True(producer.Subscriptions.HasStream(id));
     }
 }
