@@ -14,6 +14,10 @@ namespace FastEpp.Prefix.Precise;
 /// endpoint's <c>address:port</c> mod concurrency, as llm-d shards its work queues), so each endpoint's events stay in
 /// order and at most <c>concurrency</c> batches are applied at once. A disconnect clears the endpoint (the engine may
 /// have restarted and renumbered from 0); so does an endpoint whose address changed (new <see cref="EndpointState"/>).
+/// With <c>replaySocketPort</c>, a gap, a restart or a (re)connect asks the engine's replay socket for the batches
+/// instead (<see cref="ReplayAsync"/>); only a failed replay clears.
+/// llm-d's central mode (<c>zmqEndpoint</c>), alone or next to the per-pod SUBs: a <see cref="ZmtpListener"/> takes the
+/// engines' connections, and each connection's topic pod-id names the endpoint its events are indexed for (same lanes).
 /// </summary>
 internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
 {
