@@ -412,50 +412,91 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
             admitted = await s_replays.WaitAsync(ReplayTimeout, total.Token).ConfigureAwait(false);
             if (!admitted)
                 failure = "no replay capacity (8 at once) within 2 min";
-            else
+            ulong expected = from;
+            bool complete = false;
+            int noProgress = 0;
+            while (admitted && failure is null && !complete)
             {
+                // One attempt: an attempt that stops answering (2 s) or breaks off is retried from where it got to, as
+                // llm-d does, until one completes, 3 in a row bring nothing, or 2 min pass.
+                int attemptReplayed = 0;
+                string? broke = null;
                 using var idle = CancellationTokenSource.CreateLinkedTokenSource(total.Token);
                 idle.CancelAfter(ReplayIdleTimeout);
-                using ZmtpReplayClient client = await ZmtpReplayClient.ConnectAsync(s.Host, s.ReplayPort, idle.Token).ConfigureAwait(false);
-                await client.SendRequestAsync(from, idle.Token).ConfigureAwait(false);
-                ulong expected = from;
-                while (failure is null)
+                ZmtpReplayClient client;
+                try
                 {
-                    idle.CancelAfter(ReplayIdleTimeout);
-                    ReplayFrame reply = await client.ReceiveAsync(idle.Token).ConfigureAwait(false);
-                    if (reply.Kind == ReplayFrameKind.End)
-                    {
-                        if (replayed == 0 && from > 0)
-                            failure = $"sequence {from} is no longer in the engine's replay buffer";
-                        break;
-                    }
-                    if (reply.Kind == ReplayFrameKind.Malformed)
-                    {
-                        failure = $"a malformed reply of {reply.Frames} frames (replay needs vLLM ≥ v0.26: [topic][seq][payload])";
-                        break;
-                    }
-                    lock (s.Lane.Lock)
-                    {
-                        if (replayed == 0 && reply.Seq > expected)
-                        {
-                            // The engine's buffer no longer reaches back: what was missed (removals too) is unknown.
-                            s.Lane.Ingestor.Clear(stream);
-                            stream.HasSeq = false;
-                            _counters.Add(PreciseEvent.SequenceGaps);
-                            expected = reply.Seq;
-                        }
-                        if (reply.Seq != expected)
-                        {
-                            failure = $"incomplete replay: expected sequence {expected}, got {reply.Seq}";
-                            break;
-                        }
-                        if (!stream.HasSeq || reply.Seq == stream.LastSeq + 1)
-                            s.Lane.Ingestor.Apply(stream, reply.Topic.Span, reply.Seq, reply.Payload.Span);
-                    }
-                    _counters.Add(PreciseEvent.ReplayedBatches);
-                    replayed++;
-                    expected++;
+                    client = await ZmtpReplayClient.ConnectAsync(s.Host, s.ReplayPort, idle.Token).ConfigureAwait(false);
                 }
+                catch (Exception e) when (e is SocketException or IOException or ZmtpException || (e is OperationCanceledException && !total.IsCancellationRequested))
+                {
+                    failure = "cannot connect: " + (e is OperationCanceledException ? "no answer within 2 s" : e.Message);
+                    break;
+                }
+                using (client)
+                {
+                    try
+                    {
+                        await client.SendRequestAsync(expected, idle.Token).ConfigureAwait(false);
+                        while (true)
+                        {
+                            idle.CancelAfter(ReplayIdleTimeout);
+                            ReplayFrame reply = await client.ReceiveAsync(idle.Token).ConfigureAwait(false);
+                            if (reply.Kind == ReplayFrameKind.End)
+                            {
+                                complete = true;
+                                if (replayed == 0 && from > 0)
+                                    failure = $"sequence {from} is no longer in the engine's replay buffer";
+                                break;
+                            }
+                            if (reply.Kind == ReplayFrameKind.Malformed)
+                            {
+                                failure = $"a malformed reply of {reply.Frames} frames (replay needs vLLM ≥ v0.26: [topic][seq][payload])";
+                                break;
+                            }
+                            lock (s.Lane.Lock)
+                            {
+                                if (attemptReplayed == 0 && reply.Seq > expected)
+                                {
+                                    // The engine's buffer no longer reaches back: what was missed (removals too) is unknown.
+                                    s.Lane.Ingestor.Clear(stream);
+                                    stream.HasSeq = false;
+                                    _counters.Add(PreciseEvent.SequenceGaps);
+                                    expected = reply.Seq;
+                                }
+                                if (reply.Seq != expected)
+                                {
+                                    broke = $"incomplete replay: expected sequence {expected}, got {reply.Seq}";
+                                    break;
+                                }
+                                if (!stream.HasSeq || reply.Seq == stream.LastSeq + 1)
+                                    s.Lane.Ingestor.Apply(stream, reply.Topic.Span, reply.Seq, reply.Payload.Span);
+                            }
+                            _counters.Add(PreciseEvent.ReplayedBatches);
+                            replayed++;
+                            attemptReplayed++;
+                            expected++;
+                        }
+                    }
+                    catch (OperationCanceledException) when (!total.IsCancellationRequested)
+                    {
+                        broke = "no reply for 2 s";
+                    }
+                    catch (Exception e) when (e is SocketException or IOException or ZmtpException)
+                    {
+                        broke = e.Message;
+                    }
+                }
+                if (failure is not null || complete)
+                    break;
+                if (attemptReplayed == 0 && ++noProgress >= 3)
+                {
+                    failure = broke + " (3 attempts without progress)";
+                    break;
+                }
+                if (attemptReplayed > 0)
+                    noProgress = 0;
+                await Task.Delay(100, total.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -371,5 +372,78 @@ public sealed class ReplayTests
             return false;
         }, "live BlockStored events are indexed after the failed replay");
         Assert.True(producer.Subscriptions.HasStream(id));
+    }
+
+    /// <summary>
+    /// A replay ROUTER (NetMQ) that answers the first request with two batches and then goes silent, and the second —
+    /// from where the first stopped — with the rest and the end marker: the stalled attempt is retried (llm-d's rule), the
+    /// replay completes, nothing is cleared.
+    /// </summary>
+    [Fact]
+    public async Task StalledReplayAttempt_IsRetriedFromWhereItStopped()
+    {
+        const int B = 4;
+        ulong root = TokenBlockKeys.Root(""u8);
+        uint[] tokens = Enumerable.Range(0, 3 * B).Select(i => (uint)(500 + i)).ToArray();
+        byte[][] batches =
+        [
+            new MsgPackTestWriter().Batch(1).BlockStored([1], null, tokens[..B], B).EndBatch().ToArray(),
+            new MsgPackTestWriter().Batch(1).BlockStored([2], 1, tokens[B..(2 * B)], B).EndBatch().ToArray(),
+            new MsgPackTestWriter().Batch(1).BlockStored([3], 2, tokens[(2 * B)..], B).EndBatch().ToArray(),
+        ];
+        byte[] topic = "kv@127.0.0.1:8000@m"u8.ToArray();
+        var requests = new ConcurrentQueue<ulong>();
+        using var stop = new CancellationTokenSource();
+        int replayPort = 0;
+        var bound = new TaskCompletionSource();
+        var router = new Thread(() =>
+        {
+            using var r = new RouterSocket();
+            r.Options.Linger = TimeSpan.Zero;
+            replayPort = r.BindRandomPort("tcp://127.0.0.1");
+            bound.SetResult();
+            NetMQMessage? m = null;
+            while (!stop.IsCancellationRequested)
+            {
+                if (!r.TryReceiveMultipartMessage(TimeSpan.FromMilliseconds(50), ref m) || m.FrameCount != 3)
+                    continue;
+                byte[] identity = m[0].ToByteArray();
+                ulong start = BinaryPrimitives.ReadUInt64BigEndian(m[2].ToByteArray());
+                requests.Enqueue(start);
+                ulong last = requests.Count == 1 ? Math.Min(1, (ulong)batches.Length - 1) : (ulong)batches.Length - 1;
+                for (ulong seq = start; seq <= last; seq++)
+                    r.SendMoreFrame(identity).SendMoreFrameEmpty().SendMoreFrame(topic).SendMoreFrame(MsgPackTestWriter.SeqFrame(seq)).SendFrame(batches[seq]);
+                if (requests.Count > 1)
+                    r.SendMoreFrame(identity).SendMoreFrameEmpty().SendMoreFrameEmpty().SendMoreFrame(MsgPackTestWriter.SeqFrame(ulong.MaxValue)).SendFrameEmpty();
+                m = null;
+            }
+        }) { IsBackground = true };
+        router.Start();
+        await bound.Task;
+        try
+        {
+            using var pub = new PublisherSocket();
+            int port = pub.BindRandomPort("tcp://127.0.0.1");
+            var index = new PreciseIndex(1 << 16);
+            var counters = new PreciseCounters();
+            await using var subs = new KvEventSubscriptions(index, B, root, 1, port, "kv@"u8, counters, replaySocketPort: replayPort);
+            var pool = new FastEpp.Endpoints.EndpointSnapshot([new Endpoint("ns/a", "a", "127.0.0.1", 8000, 8000)], 1);
+            int id = pool.Endpoints[0].State.Id;
+            subs.Reconcile(pool);
+
+            await Wait.UntilAsync(() => counters[PreciseEvent.ReplayedBatches] == 3, "the replay on connect completed on its second attempt");
+            Assert.Equal([0UL, 2UL], requests.ToArray());
+            Assert.Equal(0, counters[PreciseEvent.ReplayFailures]);
+            Assert.Equal(0, counters[PreciseEvent.SequenceGaps]);
+            var keys = new ulong[3];
+            TokenBlockKeys.Chain(TokenBlockKeys.ChainStart(root, "m"u8), tokens, B, default, keys);
+            Assert.All(keys, k => Assert.True(index.Holds(k, id)));
+            Assert.True(subs.TryGetLastSeq(id, out ulong lastSeq) && lastSeq == 2);
+        }
+        finally
+        {
+            stop.Cancel();
+            router.Join();
+        }
     }
 }
