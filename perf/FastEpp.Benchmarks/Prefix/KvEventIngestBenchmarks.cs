@@ -27,6 +27,9 @@ public class KvEventIngestBenchmarks
     private readonly byte[] _topic = Encoding.UTF8.GetBytes("kv@10.0.0.5:8000@Qwen/Qwen3-32B");
     private ulong _seq;
     private int _next;
+    private KvEventSubscriptions _central = null!;
+    private ZmtpSubscriber _centralConnection = null!;
+    private ulong _centralSeq;
 
     private sealed class NullSink : IKvEventSink
     {
@@ -40,6 +43,9 @@ public class KvEventIngestBenchmarks
     }
 
     private readonly NullSink _sink = new();
+
+    [GlobalCleanup]
+    public void Cleanup() => _central.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     [GlobalSetup]
     public void Setup()
@@ -73,9 +79,24 @@ public class KvEventIngestBenchmarks
         _ingestor = new KvEventIngestor(_index, BlockSize, TokenBlockKeys.Root(""u8), new PreciseCounters());
         _decoder = new KvEventDecoder();
         _stream = new EndpointStream(1, "10.0.0.5:8000");
+        // Central mode: a publisher connection (never started: the benchmark calls its handler as the receive loop would),
+        // attributed by its topic pod-id to the pool's endpoint 10.0.0.5:8000.
+        var centralIndex = new PreciseIndex(1 << 20);
+        _central = new KvEventSubscriptions(centralIndex, BlockSize, TokenBlockKeys.Root(""u8), 1, 5557, "kv@"u8, new PreciseCounters(),
+            discoverPods: false, centralHost: "127.0.0.1", centralPort: 0);
+        _central.Reconcile(new FastEpp.Endpoints.EndpointSnapshot([new FastEpp.Endpoints.Endpoint("ns/a", "a", "10.0.0.5", 8000, 8000)], 1));
+        _centralConnection = new ZmtpSubscriber(new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp),
+            "kv@"u8, _central, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeSpan.FromSeconds(10));
+        _centralConnection.Tag = _central.NewCentralConnection(_centralConnection);
         // Two laps: every array has grown and the map and index are at their steady size.
         for (int i = 0; i < 2 * Batches; i++)
+        {
             ApplyBatch();
+            _next = (_next - 1) & (Batches - 1);
+            ApplyBatchCentral();
+        }
+        if (centralIndex.KeyCount != _index.KeyCount)
+            throw new InvalidOperationException($"the central path indexed {centralIndex.KeyCount} keys, the direct one {_index.KeyCount}: the connection was not attributed");
         Console.WriteLine($"// steady state: {_index.KeyCount} keys, {(double)_index.ApproximateBytes / _index.KeyCount:F1} B/key, payload {_payloads[1].Length} B/batch");
     }
 
@@ -83,6 +104,13 @@ public class KvEventIngestBenchmarks
     public void ApplyBatch()
     {
         _ingestor.Apply(_stream, _topic, _seq++, _payloads[_next]);
+        _next = (_next + 1) & (Batches - 1);
+    }
+
+    [Benchmark(Description = "Central mode (zmqEndpoint): the same batch through the listener's handler (topic pod-id → endpoint, cached)")]
+    public void ApplyBatchCentral()
+    {
+        _central.OnMessage(_centralConnection, _topic, _centralSeq++, _payloads[_next]);
         _next = (_next + 1) & (Batches - 1);
     }
 

@@ -22,6 +22,17 @@ internal sealed class EndpointStream(int endpointId, string key)
 
     public bool WarnedBlockSize;
 
+    // Replay (per-pod subscriptions with replaySocketPort; touched on the subscriber's receive loop only).
+    /// <summary>The last live (PUB) sequence number consumed: a smaller one is an engine restart.</summary>
+    public ulong LastLiveSeq;
+    public bool HasLiveSeq;
+    /// <summary>Where the pending replay starts.</summary>
+    public ulong ReplayFrom;
+    /// <summary>The live sequence number a replay was last attempted for (never twice for the same message).</summary>
+    public ulong ReplayTriedFor = ulong.MaxValue;
+    /// <summary><see cref="Environment.TickCount64"/> of the last failed replay (0 = none): 30 s cool-down, as llm-d.</summary>
+    public long ReplayFailedAt;
+
     /// <summary>Forget the stream's engine mapping (its index entries are cleared by the caller).</summary>
     public void Reset() => EngineToKey.Clear();
 }

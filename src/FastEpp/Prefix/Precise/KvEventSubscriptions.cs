@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Collections.Concurrent;
 using FastEpp.Endpoints;
 using Endpoint = FastEpp.Endpoints.Endpoint;
@@ -13,6 +14,10 @@ namespace FastEpp.Prefix.Precise;
 /// endpoint's <c>address:port</c> mod concurrency, as llm-d shards its work queues), so each endpoint's events stay in
 /// order and at most <c>concurrency</c> batches are applied at once. A disconnect clears the endpoint (the engine may
 /// have restarted and renumbered from 0); so does an endpoint whose address changed (new <see cref="EndpointState"/>).
+/// With <c>replaySocketPort</c>, a gap, a restart or a (re)connect asks the engine's replay socket for the batches
+/// instead (<see cref="ReplayAsync"/>); only a failed replay clears.
+/// llm-d's central mode (<c>zmqEndpoint</c>), alone or next to the per-pod SUBs: a <see cref="ZmtpListener"/> takes the
+/// engines' connections, and each connection's topic pod-id names the endpoint its events are indexed for (same lanes).
 /// </summary>
 internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
 {
@@ -22,7 +27,42 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
         public readonly KvEventIngestor Ingestor = ingestor;
     }
 
-    private sealed record Subscription(EndpointStream Stream, ZmtpSubscriber Subscriber, Lane Lane, string Name);
+    private sealed record Subscription(EndpointStream Stream, ZmtpSubscriber Subscriber, Lane Lane, string Name, string Host, int ReplayPort);
+
+    /// <summary>llm-d's replay limits: 2 s without a reply ends an attempt, 2 min in all, 30 s cool-down after a failure, ≤ 8 at once per process.</summary>
+    public static readonly TimeSpan ReplayIdleTimeout = TimeSpan.FromSeconds(2), ReplayTimeout = TimeSpan.FromMinutes(2);
+    private const long ReplayCooldownMs = 30_000;
+    private static readonly SemaphoreSlim s_replays = new(8);
+
+    /// <summary>
+    /// One publisher connected to the central listener. Which endpoint it is comes from its topic's pod-id, resolved
+    /// against the pool (<see cref="Directory"/>) when the pod-id or the pool changes; its <see cref="Stream"/>
+    /// (sequence tracking, engine-hash map) lives as long as that attribution. <see cref="Gate"/> orders the receive
+    /// loop against <see cref="Reconcile"/> (always taken before a lane lock).
+    /// </summary>
+    private sealed class CentralConnection(ZmtpSubscriber subscriber)
+    {
+        public readonly ZmtpSubscriber Subscriber = subscriber;
+        public readonly Lock Gate = new();
+        public byte[] PodId = new byte[64];
+        public int PodIdLength = -1;
+        public long DirectoryVersion = -1;
+        public EndpointStream? Stream;
+        public Lane? Lane;
+        public string? Name;
+    }
+
+    /// <summary>The pool's endpoints by <c>address:port</c> and by address (when only one endpoint has it), for topic pod-ids.</summary>
+    private sealed class Directory(long version, Dictionary<string, Endpoint> byHostPort, Dictionary<string, Endpoint?> byAddress)
+    {
+        public static readonly Directory Empty = new(-1, [], []);
+
+        public long Version { get; } = version;
+
+        /// <summary>The endpoint a topic pod-id names: exactly its <c>address:port</c>, or its address alone if that is unique in the pool.</summary>
+        public Endpoint? Find(string podId) =>
+            byHostPort.TryGetValue(podId, out Endpoint? e) ? e : byAddress.TryGetValue(podId, out e) ? e : null;
+    }
 
     private readonly PreciseIndex _index;
     private readonly Lane[] _lanes;
@@ -33,14 +73,32 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     private readonly ConcurrentDictionary<int, Subscription> _byEndpoint = new();
     private readonly ConcurrentDictionary<int, byte> _warnedNoStream = new();
     private readonly Lock _reconcileLock = new();
+    private readonly bool _discoverPods;
+    private readonly int _replaySocketPort;
+    private readonly ZmtpListener? _listener;
+    private readonly ConcurrentDictionary<int, CentralConnection> _centralByEndpoint = new();
+    private readonly ConcurrentDictionary<CentralConnection, byte> _central = new();
+    private readonly ConcurrentDictionary<string, byte> _warnedUnknownPods = new(StringComparer.Ordinal);
+    private Directory _directory = Directory.Empty;
     private long _reconciledVersion = -1;
     private bool _disposed;
 
+    /// <summary>At most this many distinct unknown pod-ids are logged (each once); all are counted.</summary>
+    private const int MaxLoggedUnknownPods = 1024;
+
     /// <param name="portOffset">FastEpp's own: when non-zero, each endpoint's publisher is at its serving port + this offset
     /// (many engines on one host, e.g. simulators on loopback), instead of the common <paramref name="socketPort"/>.</param>
+    /// <param name="discoverPods">llm-d's <c>discoverPods</c>: one SUB per endpoint, dialing its publisher.</param>
+    /// <param name="centralHost">With <paramref name="centralPort"/>: llm-d's <c>zmqEndpoint</c> — bind there and take the
+    /// connections of every engine that publishes by connecting (null = no central listener). Both may be on, as in llm-d.</param>
     public KvEventSubscriptions(PreciseIndex index, int blockSize, ulong root, int concurrency, int socketPort,
-        ReadOnlySpan<byte> topicFilter, PreciseCounters counters, int portOffset = 0)
+        ReadOnlySpan<byte> topicFilter, PreciseCounters counters, int portOffset = 0, bool discoverPods = true,
+        string? centralHost = null, int centralPort = 0, int maxCentralConnections = ZmtpListener.DefaultMaxConnections, int replaySocketPort = 0)
     {
+        _discoverPods = discoverPods;
+        _replaySocketPort = replaySocketPort;
+        if (centralHost is not null)
+            _listener = new ZmtpListener(centralHost, centralPort, topicFilter, this, NewCentralConnection, NullLogger.Instance, maxCentralConnections);
         _portOffset = portOffset;
         _index = index;
         _socketPort = socketPort;
@@ -52,6 +110,12 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     }
 
     public ILogger Logger { get; set; } = NullLogger.Instance;
+
+    /// <summary>The central listener (llm-d's <c>zmqEndpoint</c>), or null.</summary>
+    public ZmtpListener? Listener => _listener;
+
+    /// <summary>Publishers connected to the central listener now (attributed to an endpoint or not).</summary>
+    public int CentralConnections => _central.Count;
 
     public int SocketPort => _socketPort;
 
@@ -68,18 +132,24 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     public int Count => _byEndpoint.Count;
 
     /// <summary>True when the endpoint's event stream is up (handshake done, not disconnected since). Lock- and allocation-free.</summary>
-    public bool HasStream(int endpointId) => _byEndpoint.TryGetValue(endpointId, out Subscription? s) && s.Subscriber.Connected;
+    public bool HasStream(int endpointId) =>
+        (_byEndpoint.TryGetValue(endpointId, out Subscription? s) && s.Subscriber.Connected)
+        || (_centralByEndpoint.TryGetValue(endpointId, out CentralConnection? c) && c.Subscriber.Connected && c.Stream?.EndpointId == endpointId);
 
-    /// <summary>Connections made so far to the endpoint's publisher (0 = never connected).</summary>
-    public int Connections(int endpointId) => _byEndpoint.TryGetValue(endpointId, out Subscription? s) ? s.Subscriber.Connections : 0;
+    /// <summary>Connections made so far to the endpoint's publisher (0 = never connected); central mode: 1 while one is attributed to it.</summary>
+    public int Connections(int endpointId) =>
+        _byEndpoint.TryGetValue(endpointId, out Subscription? s) ? s.Subscriber.Connections
+        : _centralByEndpoint.TryGetValue(endpointId, out CentralConnection? c) && c.Stream?.EndpointId == endpointId ? 1 : 0;
 
     /// <summary>The last sequence number applied for the endpoint (diagnostics and tests; read without the lane lock).</summary>
     public bool TryGetLastSeq(int endpointId, out ulong seq)
     {
         seq = 0;
-        if (!_byEndpoint.TryGetValue(endpointId, out Subscription? s) || !s.Stream.HasSeq)
+        EndpointStream? stream = _byEndpoint.TryGetValue(endpointId, out Subscription? s) ? s.Stream
+            : _centralByEndpoint.TryGetValue(endpointId, out CentralConnection? c) ? c.Stream : null;
+        if (stream is null || stream.EndpointId != endpointId || !stream.HasSeq)
             return false;
-        seq = s.Stream.LastSeq;
+        seq = stream.LastSeq;
         return true;
     }
 
@@ -88,8 +158,10 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     {
         if (!_warnedNoStream.TryAdd(endpoint.State.Id, 0))
             return;
-        string address = _byEndpoint.TryGetValue(endpoint.State.Id, out Subscription? s) ? s.Subscriber.Address : $"tcp://{endpoint.Address}:{PortOf(endpoint)}";
-        Logger.LogWarning("Endpoint {Endpoint} has no KV-event stream ({Address} not connected): its prefix score comes from the approximate index until it has one",
+        string address = _byEndpoint.TryGetValue(endpoint.State.Id, out Subscription? s) ? s.Subscriber.Address + " not connected"
+            : !_discoverPods && _listener is not null ? $"no publisher connected to {_listener.Address} with topic pod-id {endpoint.HostPort}"
+            : $"tcp://{endpoint.Address}:{PortOf(endpoint)} not connected";
+        Logger.LogWarning("Endpoint {Endpoint} has no KV-event stream ({Address}): its prefix score comes from the approximate index until it has one",
             endpoint.Name, address);
     }
 
@@ -97,17 +169,25 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     public void Reconcile(EndpointSnapshot snapshot)
     {
         List<Subscription>? removed = null;
+        HashSet<int> live;
         lock (_reconcileLock)
         {
             if (_disposed || snapshot.Version <= _reconciledVersion)
                 return;
             _reconciledVersion = snapshot.Version;
-            var live = new HashSet<int>();
+            live = new HashSet<int>();
+            foreach (Endpoint e in snapshot.Endpoints)
+                live.Add(e.State.Id);
+            if (_listener is not null)
+            {
+                Volatile.Write(ref _directory, BuildDirectory(snapshot));
+                _listener.Logger = Logger;
+                _listener.Start();
+            }
             foreach (Endpoint e in snapshot.Endpoints)
             {
                 int id = e.State.Id;
-                live.Add(id);
-                if (_byEndpoint.ContainsKey(id))
+                if (!_discoverPods || _byEndpoint.ContainsKey(id))
                     continue;
                 int port = PortOf(e);
                 if (port == 0)
@@ -119,7 +199,7 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
                 Lane lane = _lanes[(int)(Fnv1a32(key) % (uint)_lanes.Length)];
                 var stream = new EndpointStream(id, key);
                 var sub = new ZmtpSubscriber(e.Address, port, _topicFilter, this, Logger, stream);
-                _byEndpoint[id] = new Subscription(stream, sub, lane, e.Name);
+                _byEndpoint[id] = new Subscription(stream, sub, lane, e.Name, e.Address, _replaySocketPort);
                 sub.Start();
             }
             foreach (var (id, s) in _byEndpoint)
@@ -129,6 +209,20 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
                 _byEndpoint.TryRemove(id, out _);
                 _warnedNoStream.TryRemove(id, out _);
                 (removed ??= []).Add(s);
+            }
+        }
+        // Central connections attributed to endpoints that left: cleared and detached now (a message from them
+        // resolves its pod-id again and is counted as unknown).
+        foreach (var (id, c) in _centralByEndpoint)
+        {
+            if (live.Contains(id))
+                continue;
+            lock (c.Gate)
+            {
+                if (c.Stream?.EndpointId == id)
+                    Detach(c, "the endpoint left the pool");
+                else
+                    _centralByEndpoint.TryRemove(new KeyValuePair<int, CentralConnection>(id, c));
             }
         }
         if (removed is null)
@@ -160,18 +254,312 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     private Subscription? Find(ZmtpSubscriber source) =>
         source.Tag is EndpointStream stream && _byEndpoint.TryGetValue(stream.EndpointId, out Subscription? s) && s.Subscriber == source ? s : null;
 
+    private static Directory BuildDirectory(EndpointSnapshot snapshot)
+    {
+        var byHostPort = new Dictionary<string, Endpoint>(StringComparer.Ordinal);
+        var byAddress = new Dictionary<string, Endpoint?>(StringComparer.Ordinal);
+        foreach (Endpoint e in snapshot.Endpoints)
+        {
+            byHostPort[e.HostPort] = e;
+            byAddress[e.Address] = byAddress.ContainsKey(e.Address) ? null : e; // shared address: ambiguous without a port
+        }
+        foreach (var (address, e) in byAddress)
+            if (e is null)
+                byAddress.Remove(address);
+        return new Directory(snapshot.Version, byHostPort, byAddress);
+    }
+
+    /// <summary>The state of one publisher connected to the central listener (its <see cref="ZmtpSubscriber.Tag"/>; benchmarks drive <see cref="OnMessage"/> with one).</summary>
+    internal object NewCentralConnection(ZmtpSubscriber subscriber) => new CentralConnection(subscriber);
+
+    /// <summary>The pod-id of an llm-d topic <c>kv@&lt;pod-id&gt;@&lt;model&gt;</c>; any other topic is its own pod-id (as llm-d).</summary>
+    private static ReadOnlySpan<byte> PodIdOf(ReadOnlySpan<byte> topic)
+    {
+        int first = topic.IndexOf((byte)'@');
+        if (first < 0)
+            return topic;
+        ReadOnlySpan<byte> rest = topic[(first + 1)..];
+        int second = rest.IndexOf((byte)'@');
+        return second < 0 ? topic : rest[..second];
+    }
+
+    /// <summary>Under <c>c.Gate</c>: which endpoint the connection's pod-id names now; a change clears what it indexed before.</summary>
+    private void Resolve(CentralConnection c, ReadOnlySpan<byte> podId, Directory directory)
+    {
+        if (c.PodId.Length < podId.Length)
+            c.PodId = new byte[podId.Length];
+        podId.CopyTo(c.PodId);
+        c.PodIdLength = podId.Length;
+        c.DirectoryVersion = directory.Version;
+        string pod = System.Text.Encoding.UTF8.GetString(podId);
+        Endpoint? e = directory.Find(pod);
+        if (c.Stream is { } old && (e is null || old.EndpointId != e.State.Id))
+            Detach(c, e is null ? $"its topic pod-id \"{pod}\" names no endpoint of the pool" : $"its topic now names {e.Name}");
+        if (e is null)
+        {
+            if (_warnedUnknownPods.Count < MaxLoggedUnknownPods && _warnedUnknownPods.TryAdd(pod, 0))
+                Logger.LogWarning("KV events from {Remote} (on {Listen}) name pod \"{Pod}\", which is not an endpoint of the InferencePool (address:port, or an address only one endpoint has): not indexed (counted in fastepp_precise_prefix_total{{event=\"unknown_pod\"}})",
+                    c.Subscriber.Address, _listener!.Address, pod);
+            return;
+        }
+        if (c.Stream is not null)
+            return;
+        string key = e.HostPort;
+        c.Lane = _lanes[(int)(Fnv1a32(key) % (uint)_lanes.Length)];
+        c.Stream = new EndpointStream(e.State.Id, key);
+        c.Name = e.Name;
+        _centralByEndpoint[e.State.Id] = c;
+        _warnedNoStream.TryRemove(e.State.Id, out _);
+        _warnedUnknownPods.TryRemove(pod, out _);
+        Logger.LogInformation("KV events from {Remote} (topic pod-id \"{Pod}\") are indexed for endpoint {Endpoint}", c.Subscriber.Address, pod, e.Name);
+    }
+
+    /// <summary>Under <c>c.Gate</c>: forget the connection's endpoint and clear what it indexed there.</summary>
+    private void Detach(CentralConnection c, string why)
+    {
+        if (c.Stream is not { } stream)
+            return;
+        lock (c.Lane!.Lock)
+            c.Lane.Ingestor.Clear(stream);
+        _centralByEndpoint.TryRemove(new KeyValuePair<int, CentralConnection>(stream.EndpointId, c));
+        c.Stream = null;
+        c.DirectoryVersion = -1;
+        Logger.LogInformation("KV events from {Remote} are no longer indexed for {Endpoint}: {Why}; its entries are cleared", c.Subscriber.Address, c.Name, why);
+    }
+
     public void OnConnected(ZmtpSubscriber source)
     {
+        if (source.Tag is CentralConnection central)
+        {
+            _central[central] = 0;
+            Logger.LogInformation("KV-event publisher {Remote} connected to {Listen}", source.Address, _listener!.Address);
+            return;
+        }
         if (Find(source) is not { } s)
             return;
         _warnedNoStream.TryRemove(s.Stream.EndpointId, out _);
         Logger.LogInformation("KV-event stream of {Endpoint} connected ({Address})", s.Name, source.Address);
+        // (Re)connected: the engine may be a new process and what it published meanwhile is unknown — what was indexed
+        // was cleared at the disconnect; rebuild from the engine's replay buffer (llm-d: proactive replay on connect).
+        if (s.ReplayPort > 0 && CanReplay(s.Stream))
+        {
+            s.Stream.ReplayFrom = 0;
+            source.RequestReplay();
+        }
+    }
+
+    private static bool CanReplay(EndpointStream stream) =>
+        stream.ReplayFailedAt == 0 || Environment.TickCount64 - stream.ReplayFailedAt >= ReplayCooldownMs;
+
+    /// <summary>
+    /// Per-pod stream with replay: a message is applied, skipped (already applied by a replay) or held for a replay
+    /// (<see cref="ZmtpSubscriber.RequestReplay"/>): a gap asks for the missed batches, a sequence regression (engine
+    /// restart) clears and asks for everything; without replay (cool-down, or already tried for this message) the
+    /// ingestor's own check clears on a gap, as without replaySocketPort.
+    /// </summary>
+    private void OnMessageWithReplay(Subscription s, ZmtpSubscriber source, ReadOnlySpan<byte> topic, ulong seq, ReadOnlySpan<byte> payload)
+    {
+        EndpointStream stream = s.Stream;
+        lock (s.Lane.Lock)
+        {
+            if (stream.HasLiveSeq && seq < stream.LastLiveSeq)
+            {
+                // The engine renumbered from 0: a new process. Nothing indexed is known to be valid.
+                s.Lane.Ingestor.Clear(stream);
+                stream.HasSeq = false;
+                stream.HasLiveSeq = false;
+                _counters.Add(PreciseEvent.SequenceGaps);
+                if (stream.ReplayTriedFor != seq && CanReplay(stream))
+                {
+                    stream.ReplayFrom = 0;
+                    stream.ReplayTriedFor = seq;
+                    source.RequestReplay();
+                    return;
+                }
+            }
+            if (stream.HasSeq && seq <= stream.LastSeq)
+            {
+                stream.LastLiveSeq = seq; // applied by a replay already
+                stream.HasLiveSeq = true;
+                return;
+            }
+            if (stream.HasSeq && seq != stream.LastSeq + 1 && stream.ReplayTriedFor != seq && CanReplay(stream))
+            {
+                stream.ReplayFrom = stream.LastSeq + 1;
+                stream.ReplayTriedFor = seq;
+                source.RequestReplay();
+                return;
+            }
+            s.Lane.Ingestor.Apply(stream, topic, seq, payload);
+            stream.LastLiveSeq = seq;
+            stream.HasLiveSeq = true;
+        }
+    }
+
+    public async ValueTask ReplayAsync(ZmtpSubscriber source, CancellationToken ct)
+    {
+        if (Find(source) is not { } s || s.ReplayPort <= 0)
+            return;
+        EndpointStream stream = s.Stream;
+        ulong from = stream.ReplayFrom;
+        int replayed = 0;
+        string? failure = null;
+        using var total = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        total.CancelAfter(ReplayTimeout);
+        bool admitted = false;
+        try
+        {
+            admitted = await s_replays.WaitAsync(ReplayTimeout, total.Token).ConfigureAwait(false);
+            if (!admitted)
+                failure = "no replay capacity (8 at once) within 2 min";
+            ulong expected = from;
+            bool complete = false;
+            int noProgress = 0;
+            while (admitted && failure is null && !complete)
+            {
+                // One attempt: an attempt that stops answering (2 s) or breaks off is retried from where it got to, as
+                // llm-d does, until one completes, 3 in a row bring nothing, or 2 min pass.
+                int attemptReplayed = 0;
+                string? broke = null;
+                using var idle = CancellationTokenSource.CreateLinkedTokenSource(total.Token);
+                idle.CancelAfter(ReplayIdleTimeout);
+                ZmtpReplayClient client;
+                try
+                {
+                    client = await ZmtpReplayClient.ConnectAsync(s.Host, s.ReplayPort, idle.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is SocketException or IOException or ZmtpException || (e is OperationCanceledException && !total.IsCancellationRequested))
+                {
+                    failure = "cannot connect: " + (e is OperationCanceledException ? "no answer within 2 s" : e.Message);
+                    break;
+                }
+                using (client)
+                {
+                    try
+                    {
+                        await client.SendRequestAsync(expected, idle.Token).ConfigureAwait(false);
+                        while (true)
+                        {
+                            idle.CancelAfter(ReplayIdleTimeout);
+                            ReplayFrame reply = await client.ReceiveAsync(idle.Token).ConfigureAwait(false);
+                            if (reply.Kind == ReplayFrameKind.End)
+                            {
+                                complete = true;
+                                if (replayed == 0 && from > 0)
+                                    failure = $"sequence {from} is no longer in the engine's replay buffer";
+                                break;
+                            }
+                            if (reply.Kind == ReplayFrameKind.Malformed)
+                            {
+                                failure = $"a malformed reply of {reply.Frames} frames (replay needs vLLM ≥ v0.26: [topic][seq][payload])";
+                                break;
+                            }
+                            lock (s.Lane.Lock)
+                            {
+                                if (attemptReplayed == 0 && reply.Seq > expected)
+                                {
+                                    // The engine's buffer no longer reaches back: what was missed (removals too) is unknown.
+                                    s.Lane.Ingestor.Clear(stream);
+                                    stream.HasSeq = false;
+                                    _counters.Add(PreciseEvent.SequenceGaps);
+                                    expected = reply.Seq;
+                                }
+                                if (reply.Seq != expected)
+                                {
+                                    broke = $"incomplete replay: expected sequence {expected}, got {reply.Seq}";
+                                    break;
+                                }
+                                if (!stream.HasSeq || reply.Seq == stream.LastSeq + 1)
+                                    s.Lane.Ingestor.Apply(stream, reply.Topic.Span, reply.Seq, reply.Payload.Span);
+                            }
+                            _counters.Add(PreciseEvent.ReplayedBatches);
+                            replayed++;
+                            attemptReplayed++;
+                            expected++;
+                        }
+                    }
+                    catch (OperationCanceledException) when (!total.IsCancellationRequested)
+                    {
+                        broke = "no reply for 2 s";
+                    }
+                    catch (Exception e) when (e is SocketException or IOException or ZmtpException)
+                    {
+                        broke = e.Message;
+                    }
+                }
+                if (failure is not null || complete)
+                    break;
+                if (attemptReplayed == 0 && ++noProgress >= 3)
+                {
+                    failure = broke + " (3 attempts without progress)";
+                    break;
+                }
+                if (attemptReplayed > 0)
+                    noProgress = 0;
+                await Task.Delay(100, total.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return; // stopping
+        }
+        catch (OperationCanceledException)
+        {
+            failure = "timed out";
+        }
+        catch (Exception e) when (e is SocketException or IOException or ZmtpException or ObjectDisposedException)
+        {
+            failure = e.Message;
+        }
+        finally
+        {
+            if (admitted)
+                s_replays.Release();
+        }
+        if (failure is null)
+        {
+            stream.ReplayFailedAt = 0;
+            Logger.LogInformation("Replayed {Count} KV-event batches of {Endpoint} from sequence {From} (tcp://{Host}:{Port})", replayed, s.Name, from, s.Host, s.ReplayPort);
+            return;
+        }
+        lock (s.Lane.Lock)
+        {
+            s.Lane.Ingestor.Clear(stream);
+            stream.HasSeq = false;
+        }
+        stream.ReplayFailedAt = Math.Max(1, Environment.TickCount64);
+        _counters.Add(PreciseEvent.ReplayFailures);
+        Logger.LogWarning("Replay of {Endpoint}'s KV events from sequence {From} at tcp://{Host}:{Port} failed ({Failure}) after {Count} batches: its entries are cleared; no replay for 30 s",
+            s.Name, from, s.Host, s.ReplayPort, failure, replayed);
     }
 
     public void OnMessage(ZmtpSubscriber source, ReadOnlySpan<byte> topic, ulong seq, ReadOnlySpan<byte> payload)
     {
+        if (source.Tag is CentralConnection c)
+        {
+            lock (c.Gate)
+            {
+                ReadOnlySpan<byte> podId = PodIdOf(topic);
+                Directory directory = Volatile.Read(ref _directory);
+                if (c.DirectoryVersion != directory.Version || !podId.SequenceEqual(c.PodId.AsSpan(0, Math.Max(c.PodIdLength, 0))) || c.PodIdLength < 0)
+                    Resolve(c, podId, directory);
+                if (c.Stream is not { } central)
+                {
+                    _counters.Add(PreciseEvent.UnknownPod);
+                    return;
+                }
+                lock (c.Lane!.Lock)
+                    c.Lane.Ingestor.Apply(central, topic, seq, payload);
+            }
+            return;
+        }
         if (source.Tag is not EndpointStream stream || !_byEndpoint.TryGetValue(stream.EndpointId, out Subscription? s) || s.Subscriber != source)
             return;
+        if (s.ReplayPort > 0)
+        {
+            OnMessageWithReplay(s, source, topic, seq, payload);
+            return;
+        }
         lock (s.Lane.Lock)
             s.Lane.Ingestor.Apply(stream, topic, seq, payload);
     }
@@ -180,12 +568,25 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
 
     public void OnDisconnected(ZmtpSubscriber source, string reason)
     {
+        if (source.Tag is CentralConnection c)
+        {
+            _central.TryRemove(c, out _);
+            lock (c.Gate)
+            {
+                if (c.Stream is null)
+                    return;
+                Detach(c, "its publisher disconnected (" + reason + ")");
+            }
+            _counters.Add(PreciseEvent.Disconnects);
+            return;
+        }
         if (source.Tag is not EndpointStream stream || !_byEndpoint.TryGetValue(stream.EndpointId, out Subscription? s) || s.Subscriber != source)
             return;
         if (source.Connections == 0)
             return; // never connected: nothing was indexed
         lock (s.Lane.Lock)
         {
+            stream.HasLiveSeq = false;
             if (!stream.HasSeq && stream.EngineToKey.Count == 0)
                 return; // already cleared by an earlier failed attempt
             s.Lane.Ingestor.Clear(stream);
@@ -202,6 +603,8 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     {
         lock (_reconcileLock)
             _disposed = true;
+        if (_listener is not null)
+            await _listener.DisposeAsync().ConfigureAwait(false);
         foreach (var (_, s) in _byEndpoint)
             await s.Subscriber.DisposeAsync().ConfigureAwait(false);
         _byEndpoint.Clear();

@@ -29,6 +29,12 @@ internal enum PreciseEvent
     NoStreamFallback,
     /// <summary>Requests tokenized by the model server.</summary>
     Tokenized,
+    /// <summary>Central mode: batches whose topic pod-id names no endpoint of the pool (not indexed).</summary>
+    UnknownPod,
+    /// <summary>Batches applied from an engine's replay socket (missed batches recovered instead of clearing).</summary>
+    ReplayedBatches,
+    /// <summary>Replays that failed (unreachable, malformed, incomplete, older than the engine's buffer allows): the endpoint was cleared instead.</summary>
+    ReplayFailures,
 }
 
 /// <summary>Counters of the precise producer; mirrored into <see cref="EppMetrics"/> when exported.</summary>
@@ -38,6 +44,7 @@ internal sealed class PreciseCounters
     [
         "batches", "events", "sequence_gaps", "all_blocks_cleared", "disconnects", "malformed", "unknown_parent",
         "block_size_mismatch", "skipped", "tokenize_fallback", "no_stream_fallback", "tokenized",
+        "unknown_pod", "replayed_batches", "replay_failures",
     ];
 
     private readonly long[] _values = new long[s_names.Length];

@@ -66,7 +66,8 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IAsyncPreparer
         Index = new PreciseIndex(options.IndexSize, options.PodCacheSize);
         _root = TokenBlockKeys.Root(Encoding.UTF8.GetBytes(options.HashSeed));
         Subscriptions = new KvEventSubscriptions(Index, options.BlockSizeTokens, _root, options.Concurrency, options.SocketPort,
-            Encoding.UTF8.GetBytes(options.TopicFilter), Counters, options.PortOffset);
+            Encoding.UTF8.GetBytes(options.TopicFilter), Counters, options.PortOffset, options.DiscoverPods, options.CentralHost, options.CentralPort,
+            replaySocketPort: options.ReplaySocketPort);
         _approx = new ApproxPrefixCacheProducer(name + "/approx") { Metrics = metrics };
         _tokenizer = new VllmTokenizer(options.TokenizeTimeout);
     }
@@ -102,9 +103,14 @@ internal sealed class PrecisePrefixCacheProducer : IDataProducer, IAsyncPreparer
         _registry = registry;
         registry.Changed += Subscriptions.Reconcile;
         Subscriptions.Reconcile(registry.Current);
-        _logger.LogInformation("precise-prefix-cache-producer: subscribing to every endpoint's KV events on {Port} (topic filter \"{Filter}\", block size {BlockSize}, {Lanes} lanes)",
-            Options.PortOffset != 0 ? "its port + " + Options.PortOffset.ToString(System.Globalization.CultureInfo.InvariantCulture) : "port " + Options.SocketPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            Options.TopicFilter, Options.BlockSizeTokens, Options.Concurrency);
+        if (Options.DiscoverPods)
+            _logger.LogInformation("precise-prefix-cache-producer: subscribing to every endpoint's KV events on {Port} (topic filter \"{Filter}\", block size {BlockSize}, {Lanes} lanes, {Replay})",
+                Options.PortOffset != 0 ? "its port + " + Options.PortOffset.ToString(System.Globalization.CultureInfo.InvariantCulture) : "port " + Options.SocketPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                Options.TopicFilter, Options.BlockSizeTokens, Options.Concurrency,
+                Options.ReplaySocketPort > 0 ? "replay at port " + Options.ReplaySocketPort.ToString(System.Globalization.CultureInfo.InvariantCulture) : "no replay: a gap or restart clears the endpoint");
+        if (Subscriptions.Listener is { } listener)
+            _logger.LogInformation("precise-prefix-cache-producer: engines that connect publish to {Address}; their topic pod-id (kv@<address:port>@<model>) names the endpoint (topic filter \"{Filter}\", block size {BlockSize})",
+                listener.Address, Options.TopicFilter, Options.BlockSizeTokens);
     }
 
     /// <summary>
@@ -324,6 +330,13 @@ internal sealed record PreciseOptions
     public bool SpeculativeIndexing { get; init; }
     public TimeSpan SpeculativeTtl { get; init; } = PrecisePrefixCacheProducer.DefaultSpeculativeTtl;
     public TimeSpan TokenizeTimeout { get; init; } = PrecisePrefixCacheProducer.DefaultTokenizeTimeout;
+    /// <summary>llm-d's <c>discoverPods</c>: one SUB per endpoint.</summary>
+    public bool DiscoverPods { get; init; } = true;
+    /// <summary>llm-d's <c>zmqEndpoint</c>, parsed: the host to bind (<c>*</c> = all interfaces), or null for no central SUB.</summary>
+    public string? CentralHost { get; init; }
+    public int CentralPort { get; init; }
+    /// <summary>llm-d's <c>podDiscoveryConfig.replaySocketPort</c> (0 = no replay).</summary>
+    public int ReplaySocketPort { get; init; }
 
     private const string Prefix = "precise-prefix-cache-producer: ";
 
@@ -366,10 +379,16 @@ internal sealed record PreciseOptions
         o = o with { IndexSize = size, PodCacheSize = pods };
 
         PluginParameters events = Section(p, "kvEventsConfig");
-        if (events.GetString("zmqEndpoint", "").Length > 0)
-            throw new ConfigException(Prefix + "kvEventsConfig.zmqEndpoint (one central SUB that engines connect to) is not supported: use per-pod subscription (discoverPods: true, the default)");
-        if (!events.GetBool("discoverPods", true))
-            throw new ConfigException(Prefix + "kvEventsConfig.discoverPods: false needs zmqEndpoint, which is not supported");
+        // llm-d: zmqEndpoint ⇒ one SUB that binds there (engines connect); discoverPods ⇒ one SUB per pod. Independent:
+        // both may be on (the default discoverPods is true), neither means no events at all (refused here).
+        string central = events.GetString("zmqEndpoint", "");
+        bool discoverPods = events.GetBool("discoverPods", true);
+        string? centralHost = null;
+        int centralPort = 0;
+        if (central.Length > 0 && !TryParseBindEndpoint(central, out centralHost, out centralPort, out string? why))
+            throw new ConfigException(Prefix + $"kvEventsConfig.zmqEndpoint \"{central}\" {why}");
+        if (!discoverPods && centralHost is null)
+            throw new ConfigException(Prefix + "kvEventsConfig.discoverPods: false without kvEventsConfig.zmqEndpoint: no KV events would arrive (set zmqEndpoint, e.g. tcp://*:5557, for engines that connect to the EPP)");
         string engine = events.GetString("engineType", "vllm");
         if (engine is not ("vllm" or ""))
             throw new ConfigException(Prefix + $"kvEventsConfig.engineType \"{engine}\" is not supported (vllm only)");
@@ -383,10 +402,16 @@ internal sealed record PreciseOptions
         int port = discovery.GetInt("socketPort", PrecisePrefixCacheProducer.DefaultSocketPort);
         if (port is <= 0 or > 65535)
             throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.socketPort must be a TCP port");
-        if (discovery.GetInt("replaySocketPort", 0) != 0)
-            throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.replaySocketPort is not supported: without replay a sequence gap or restart clears the endpoint's entries instead");
+        int replayPort = discovery.GetInt("replaySocketPort", 0);
+        if (replayPort > 65535)
+            throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.replaySocketPort must be a TCP port (0 or less = no replay)");
+        if (!discoverPods && (discovery.Get("socketPort") is not null || replayPort > 0 || p.GetInt("kvEventsPortOffset", 0) != 0))
+            throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.socketPort/replaySocketPort and kvEventsPortOffset apply to per-pod subscriptions (discoverPods: true); with discoverPods: false they would do nothing (the central zmqEndpoint socket has no replay, as in llm-d)");
+        if (replayPort > 0 && p.GetInt("kvEventsPortOffset", 0) != 0)
+            throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.replaySocketPort and kvEventsPortOffset are exclusive (the replay port is common to all endpoints, as socketPort)");
         if (discovery.GetString("podLabelSelector", "").Length > 0 || discovery.GetString("podNamespace", "").Length > 0)
             throw new ConfigException(Prefix + "kvEventsConfig.podDiscoveryConfig.podLabelSelector/podNamespace are not supported: FastEpp subscribes to the InferencePool's endpoints");
+        o = o with { DiscoverPods = discoverPods, CentralHost = centralHost, CentralPort = centralPort, ReplaySocketPort = Math.Max(0, replayPort) };
         o = o with { Concurrency = concurrency, TopicFilter = topic, SocketPort = port };
 
         int offset = p.GetInt("kvEventsPortOffset", 0);
@@ -403,6 +428,35 @@ internal sealed record PreciseOptions
         if (timeout <= TimeSpan.Zero || timeout > TimeSpan.FromSeconds(60))
             throw new ConfigException(Prefix + "tokenizeTimeout must be in (0, 60s]");
         return o with { SpeculativeIndexing = p.GetBool("speculativeIndexing", false), SpeculativeTtl = ttl, TokenizeTimeout = timeout };
+    }
+
+    /// <summary><c>tcp://host:port</c> to bind: host <c>*</c>, an IP address (IPv6 in brackets) or a name; port 1..65535.</summary>
+    internal static bool TryParseBindEndpoint(string endpoint, out string host, out int port, out string? why)
+    {
+        host = "";
+        port = 0;
+        why = null;
+        if (!endpoint.StartsWith("tcp://", StringComparison.Ordinal))
+        {
+            why = "is not supported: only tcp://host:port (the engines' PUB connects to it over TCP; ipc:// and inproc:// publishers bind, they never connect)";
+            return false;
+        }
+        string rest = endpoint["tcp://".Length..];
+        int colon = rest.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(rest.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port) || port is <= 0 or > 65535)
+        {
+            why = "needs a TCP port in 1..65535 (tcp://*:5557)";
+            return false;
+        }
+        host = rest[..colon];
+        if (host.StartsWith('[') && host.EndsWith(']'))
+            host = host[1..^1];
+        if (host.Length == 0 || host.Contains(';'))
+        {
+            why = "needs a host to bind: * (all interfaces), an IP address or a name";
+            return false;
+        }
+        return true;
     }
 
     private static PluginParameters Section(PluginParameters p, string key) => p.Get(key) switch

@@ -36,9 +36,10 @@ public sealed class PreciseConfigTests
              speculativeIndexing: true, speculativeTTL: 500ms,
              indexerConfig: {kvBlockIndexConfig: {inMemoryConfig: {size: 1000000, podCacheSize: 4}}},
              kvEventsConfig: {topicFilter: "kv@", concurrency: 8, engineType: vllm, discoverPods: true,
-                              podDiscoveryConfig: {socketPort: 5556}}}
+                              podDiscoveryConfig: {socketPort: 5556, replaySocketPort: 5557}}}
             """);
         PreciseOptions o = p.Options;
+        Assert.Equal(5557, o.ReplaySocketPort);
         Assert.Equal(64, o.BlockSizeTokens);
         Assert.Equal("42", o.HashSeed);
         Assert.True(o.SpeculativeIndexing);
@@ -89,11 +90,17 @@ public sealed class PreciseConfigTests
     }
 
     [Theory]
-    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://*:5557\"}}", "zmqEndpoint")]
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"ipc:///tmp/kv\", discoverPods: false}}", "zmqEndpoint")]
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://*\", discoverPods: false}}", "zmqEndpoint")]
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://*:0\", discoverPods: false}}", "zmqEndpoint")]
     [InlineData("{kvEventsConfig: {discoverPods: false}}", "discoverPods")]
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://*:5557\", discoverPods: false, podDiscoveryConfig: {socketPort: 5556}}}", "socketPort")]
+    [InlineData("{kvEventsPortOffset: 100, kvEventsConfig: {zmqEndpoint: \"tcp://*:5557\", discoverPods: false}}", "kvEventsPortOffset")]
     [InlineData("{kvEventsConfig: {engineType: sglang}}", "engineType")]
     [InlineData("{kvEventsConfig: {concurrency: 0}}", "concurrency")]
-    [InlineData("{kvEventsConfig: {podDiscoveryConfig: {replaySocketPort: 5558}}}", "replaySocketPort")]
+    [InlineData("{kvEventsPortOffset: 10, kvEventsConfig: {podDiscoveryConfig: {replaySocketPort: 5558}}}", "replaySocketPort")]
+    [InlineData("{kvEventsConfig: {podDiscoveryConfig: {replaySocketPort: 70000}}}", "replaySocketPort")]
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://*:5557\", discoverPods: false, podDiscoveryConfig: {replaySocketPort: 5558}}}", "replaySocketPort")]
     [InlineData("{kvEventsConfig: {podDiscoveryConfig: {podLabelSelector: \"app=vllm\"}}}", "podLabelSelector")]
     [InlineData("{kvEventsConfig: {podDiscoveryConfig: {socketPort: 70000}}}", "socketPort")]
     [InlineData("{indexerConfig: {tokenizersPoolConfig: {modelName: x}}}", "tokenizersPoolConfig")]
@@ -111,6 +118,20 @@ public sealed class PreciseConfigTests
     {
         var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load(Config(parameters)));
         Assert.Contains(named, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://*:5557\", discoverPods: false}}", "*", 5557, false)]
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://0.0.0.0:6000\"}}", "0.0.0.0", 6000, true)] // llm-d: both modes at once
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://[::]:5557\", discoverPods: false}}", "::", 5557, false)]
+    [InlineData("{kvEventsConfig: {zmqEndpoint: \"tcp://kv-indexer:5557\", discoverPods: false}}", "kv-indexer", 5557, false)]
+    public void CentralZmqEndpoint_Loads_AloneOrWithPerPodSubscriptions(string parameters, string host, int port, bool perPod)
+    {
+        PreciseOptions o = Load(parameters).Options;
+        Assert.Equal(host, o.CentralHost);
+        Assert.Equal(port, o.CentralPort);
+        Assert.Equal(perPod, o.DiscoverPods);
+        Assert.Null(Load("{}").Options.CentralHost);
     }
 
     [Fact]
