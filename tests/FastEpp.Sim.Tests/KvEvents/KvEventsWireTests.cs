@@ -277,18 +277,35 @@ public sealed class KvEventsWireTests
     public async Task ResetPrefixCache_FailsWhileARequestHoldsBlocks()
     {
         await using FleetHarness h = await FleetHarness.StartAsync("--kv-events-config", """{"enable_kv_cache_events":true,"endpoint":"tcp://*:0"}""");
-        Task<HttpResponseMessage> running = h.PostJsonAsync(0, "/v1/completions", $$"""{"model":"{{Model}}","prompt":"{{new string('y', 400)}}","max_tokens":2000}""");
-        await Wait.UntilAsync(() =>
+        // A long request (~15 s of wall time at the harness's time scale). On a starved CI box the engine driver can run
+        // a whole request in one catch-up step without it ever being seen running: then try again with a new one.
+        for (int attempt = 1; ; attempt++)
         {
+            Task<HttpResponseMessage> running = h.PostJsonAsync(0, "/v1/completions", $$"""{"model":"{{Model}}","prompt":"{{new string('y', 400)}}","max_tokens":15000}""");
+            await Wait.UntilAsync(() =>
+            {
+                lock (h.Fleet.Replicas[0].Lock)
+                {
+                    return h.Fleet.Replicas[0].Engine.RunningCount > 0 || running.IsCompleted;
+                }
+            }, "the request to run");
+            bool held;
             lock (h.Fleet.Replicas[0].Lock)
             {
-                return h.Fleet.Replicas[0].Engine.RunningCount > 0;
+                held = h.Fleet.Replicas[0].Engine.RunningCount > 0;
             }
-        }, "the request to run");
-        using (HttpResponseMessage reset = await h.PostJsonAsync(0, "/reset_prefix_cache", ""))
-        {
-            Assert.Equal("""{"success":false}""", await reset.Content.ReadAsStringAsync());
+            if (held)
+            {
+                using (HttpResponseMessage reset = await h.PostJsonAsync(0, "/reset_prefix_cache", ""))
+                {
+                    Assert.Equal("""{"success":false}""", await reset.Content.ReadAsStringAsync());
+                }
+                (await running).Dispose();
+                return;
+            }
+            using HttpResponseMessage done = await running;
+            Assert.True(done.IsSuccessStatusCode, $"the long request failed: {(int)done.StatusCode}");
+            Assert.True(attempt < 5, "the long request was never seen running in 5 attempts");
         }
-        (await running).Dispose();
     }
 }
