@@ -19,7 +19,7 @@ namespace FastEpp.Prefix.Precise;
 /// llm-d's central mode (<c>zmqEndpoint</c>), alone or next to the per-pod SUBs: a <see cref="ZmtpListener"/> takes the
 /// engines' connections, and each connection's topic pod-id names the endpoint its events are indexed for (same lanes).
 /// </summary>
-internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
+internal sealed partial class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
 {
     private sealed class Lane(KvEventIngestor ingestor)
     {
@@ -28,41 +28,6 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     }
 
     private sealed record Subscription(EndpointStream Stream, ZmtpSubscriber Subscriber, Lane Lane, string Name, string Host, int ReplayPort);
-
-    /// <summary>llm-d's replay limits: 2 s without a reply ends an attempt, 2 min in all, 30 s cool-down after a failure, ≤ 8 at once per process.</summary>
-    public static readonly TimeSpan ReplayIdleTimeout = TimeSpan.FromSeconds(2), ReplayTimeout = TimeSpan.FromMinutes(2);
-    private const long ReplayCooldownMs = 30_000;
-    private static readonly SemaphoreSlim s_replays = new(8);
-
-    /// <summary>
-    /// One publisher connected to the central listener. Which endpoint it is comes from its topic's pod-id, resolved
-    /// against the pool (<see cref="Directory"/>) when the pod-id or the pool changes; its <see cref="Stream"/>
-    /// (sequence tracking, engine-hash map) lives as long as that attribution. <see cref="Gate"/> orders the receive
-    /// loop against <see cref="Reconcile"/> (always taken before a lane lock).
-    /// </summary>
-    private sealed class CentralConnection(ZmtpSubscriber subscriber)
-    {
-        public readonly ZmtpSubscriber Subscriber = subscriber;
-        public readonly Lock Gate = new();
-        public byte[] PodId = new byte[64];
-        public int PodIdLength = -1;
-        public long DirectoryVersion = -1;
-        public EndpointStream? Stream;
-        public Lane? Lane;
-        public string? Name;
-    }
-
-    /// <summary>The pool's endpoints by <c>address:port</c> and by address (when only one endpoint has it), for topic pod-ids.</summary>
-    private sealed class Directory(long version, Dictionary<string, Endpoint> byHostPort, Dictionary<string, Endpoint?> byAddress)
-    {
-        public static readonly Directory Empty = new(-1, [], []);
-
-        public long Version { get; } = version;
-
-        /// <summary>The endpoint a topic pod-id names: exactly its <c>address:port</c>, or its address alone if that is unique in the pool.</summary>
-        public Endpoint? Find(string podId) =>
-            byHostPort.TryGetValue(podId, out Endpoint? e) ? e : byAddress.TryGetValue(podId, out e) ? e : null;
-    }
 
     private readonly PreciseIndex _index;
     private readonly Lane[] _lanes;
@@ -76,15 +41,8 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     private readonly bool _discoverPods;
     private readonly int _replaySocketPort;
     private readonly ZmtpListener? _listener;
-    private readonly ConcurrentDictionary<int, CentralConnection> _centralByEndpoint = new();
-    private readonly ConcurrentDictionary<CentralConnection, byte> _central = new();
-    private readonly ConcurrentDictionary<string, byte> _warnedUnknownPods = new(StringComparer.Ordinal);
-    private Directory _directory = Directory.Empty;
     private long _reconciledVersion = -1;
     private bool _disposed;
-
-    /// <summary>At most this many distinct unknown pod-ids are logged (each once); all are counted.</summary>
-    private const int MaxLoggedUnknownPods = 1024;
 
     /// <param name="portOffset">FastEpp's own: when non-zero, each endpoint's publisher is at its serving port + this offset
     /// (many engines on one host, e.g. simulators on loopback), instead of the common <paramref name="socketPort"/>.</param>
@@ -254,79 +212,6 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
     private Subscription? Find(ZmtpSubscriber source) =>
         source.Tag is EndpointStream stream && _byEndpoint.TryGetValue(stream.EndpointId, out Subscription? s) && s.Subscriber == source ? s : null;
 
-    private static Directory BuildDirectory(EndpointSnapshot snapshot)
-    {
-        var byHostPort = new Dictionary<string, Endpoint>(StringComparer.Ordinal);
-        var byAddress = new Dictionary<string, Endpoint?>(StringComparer.Ordinal);
-        foreach (Endpoint e in snapshot.Endpoints)
-        {
-            byHostPort[e.HostPort] = e;
-            byAddress[e.Address] = byAddress.ContainsKey(e.Address) ? null : e; // shared address: ambiguous without a port
-        }
-        foreach (var (address, e) in byAddress)
-            if (e is null)
-                byAddress.Remove(address);
-        return new Directory(snapshot.Version, byHostPort, byAddress);
-    }
-
-    /// <summary>The state of one publisher connected to the central listener (its <see cref="ZmtpSubscriber.Tag"/>; benchmarks drive <see cref="OnMessage"/> with one).</summary>
-    internal object NewCentralConnection(ZmtpSubscriber subscriber) => new CentralConnection(subscriber);
-
-    /// <summary>The pod-id of an llm-d topic <c>kv@&lt;pod-id&gt;@&lt;model&gt;</c>; any other topic is its own pod-id (as llm-d).</summary>
-    private static ReadOnlySpan<byte> PodIdOf(ReadOnlySpan<byte> topic)
-    {
-        int first = topic.IndexOf((byte)'@');
-        if (first < 0)
-            return topic;
-        ReadOnlySpan<byte> rest = topic[(first + 1)..];
-        int second = rest.IndexOf((byte)'@');
-        return second < 0 ? topic : rest[..second];
-    }
-
-    /// <summary>Under <c>c.Gate</c>: which endpoint the connection's pod-id names now; a change clears what it indexed before.</summary>
-    private void Resolve(CentralConnection c, ReadOnlySpan<byte> podId, Directory directory)
-    {
-        if (c.PodId.Length < podId.Length)
-            c.PodId = new byte[podId.Length];
-        podId.CopyTo(c.PodId);
-        c.PodIdLength = podId.Length;
-        c.DirectoryVersion = directory.Version;
-        string pod = System.Text.Encoding.UTF8.GetString(podId);
-        Endpoint? e = directory.Find(pod);
-        if (c.Stream is { } old && (e is null || old.EndpointId != e.State.Id))
-            Detach(c, e is null ? $"its topic pod-id \"{pod}\" names no endpoint of the pool" : $"its topic now names {e.Name}");
-        if (e is null)
-        {
-            if (_warnedUnknownPods.Count < MaxLoggedUnknownPods && _warnedUnknownPods.TryAdd(pod, 0))
-                Logger.LogWarning("KV events from {Remote} (on {Listen}) name pod \"{Pod}\", which is not an endpoint of the InferencePool (address:port, or an address only one endpoint has): not indexed (counted in fastepp_precise_prefix_total{{event=\"unknown_pod\"}})",
-                    c.Subscriber.Address, _listener!.Address, pod);
-            return;
-        }
-        if (c.Stream is not null)
-            return;
-        string key = e.HostPort;
-        c.Lane = _lanes[(int)(Fnv1a32(key) % (uint)_lanes.Length)];
-        c.Stream = new EndpointStream(e.State.Id, key);
-        c.Name = e.Name;
-        _centralByEndpoint[e.State.Id] = c;
-        _warnedNoStream.TryRemove(e.State.Id, out _);
-        _warnedUnknownPods.TryRemove(pod, out _);
-        Logger.LogInformation("KV events from {Remote} (topic pod-id \"{Pod}\") are indexed for endpoint {Endpoint}", c.Subscriber.Address, pod, e.Name);
-    }
-
-    /// <summary>Under <c>c.Gate</c>: forget the connection's endpoint and clear what it indexed there.</summary>
-    private void Detach(CentralConnection c, string why)
-    {
-        if (c.Stream is not { } stream)
-            return;
-        lock (c.Lane!.Lock)
-            c.Lane.Ingestor.Clear(stream);
-        _centralByEndpoint.TryRemove(new KeyValuePair<int, CentralConnection>(stream.EndpointId, c));
-        c.Stream = null;
-        c.DirectoryVersion = -1;
-        Logger.LogInformation("KV events from {Remote} are no longer indexed for {Endpoint}: {Why}; its entries are cleared", c.Subscriber.Address, c.Name, why);
-    }
-
     public void OnConnected(ZmtpSubscriber source)
     {
         if (source.Tag is CentralConnection central)
@@ -346,191 +231,6 @@ internal sealed class KvEventSubscriptions : IKvMessageHandler, IAsyncDisposable
             s.Stream.ReplayFrom = 0;
             source.RequestReplay();
         }
-    }
-
-    private static bool CanReplay(EndpointStream stream) =>
-        stream.ReplayFailedAt == 0 || Environment.TickCount64 - stream.ReplayFailedAt >= ReplayCooldownMs;
-
-    /// <summary>
-    /// Per-pod stream with replay: a message is applied, skipped (already applied by a replay) or held for a replay
-    /// (<see cref="ZmtpSubscriber.RequestReplay"/>): a gap asks for the missed batches, a sequence regression (engine
-    /// restart) clears and asks for everything; without replay (cool-down, or already tried for this message) the
-    /// ingestor's own check clears on a gap, as without replaySocketPort.
-    /// </summary>
-    private void OnMessageWithReplay(Subscription s, ZmtpSubscriber source, ReadOnlySpan<byte> topic, ulong seq, ReadOnlySpan<byte> payload)
-    {
-        EndpointStream stream = s.Stream;
-        lock (s.Lane.Lock)
-        {
-            if (stream.HasLiveSeq && seq < stream.LastLiveSeq)
-            {
-                // The engine renumbered from 0: a new process. Nothing indexed is known to be valid.
-                s.Lane.Ingestor.Clear(stream);
-                stream.HasSeq = false;
-                stream.HasLiveSeq = false;
-                _counters.Add(PreciseEvent.SequenceGaps);
-                if (stream.ReplayTriedFor != seq && CanReplay(stream))
-                {
-                    stream.ReplayFrom = 0;
-                    stream.ReplayTriedFor = seq;
-                    source.RequestReplay();
-                    return;
-                }
-            }
-            if (stream.HasSeq && seq <= stream.LastSeq)
-            {
-                stream.LastLiveSeq = seq; // applied by a replay already
-                stream.HasLiveSeq = true;
-                return;
-            }
-            if (stream.HasSeq && seq != stream.LastSeq + 1 && stream.ReplayTriedFor != seq && CanReplay(stream))
-            {
-                stream.ReplayFrom = stream.LastSeq + 1;
-                stream.ReplayTriedFor = seq;
-                source.RequestReplay();
-                return;
-            }
-            s.Lane.Ingestor.Apply(stream, topic, seq, payload);
-            stream.LastLiveSeq = seq;
-            stream.HasLiveSeq = true;
-        }
-    }
-
-    public async ValueTask ReplayAsync(ZmtpSubscriber source, CancellationToken ct)
-    {
-        if (Find(source) is not { } s || s.ReplayPort <= 0)
-            return;
-        EndpointStream stream = s.Stream;
-        ulong from = stream.ReplayFrom;
-        int replayed = 0;
-        string? failure = null;
-        using var total = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        total.CancelAfter(ReplayTimeout);
-        bool admitted = false;
-        try
-        {
-            admitted = await s_replays.WaitAsync(ReplayTimeout, total.Token).ConfigureAwait(false);
-            if (!admitted)
-                failure = "no replay capacity (8 at once) within 2 min";
-            ulong expected = from;
-            bool complete = false;
-            int noProgress = 0;
-            while (admitted && failure is null && !complete)
-            {
-                // One attempt: an attempt that stops answering (2 s) or breaks off is retried from where it got to, as
-                // llm-d does, until one completes, 3 in a row bring nothing, or 2 min pass.
-                int attemptReplayed = 0;
-                string? broke = null;
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(total.Token);
-                idle.CancelAfter(ReplayIdleTimeout);
-                ZmtpReplayClient client;
-                try
-                {
-                    client = await ZmtpReplayClient.ConnectAsync(s.Host, s.ReplayPort, idle.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is SocketException or IOException or ZmtpException || (e is OperationCanceledException && !total.IsCancellationRequested))
-                {
-                    failure = "cannot connect: " + (e is OperationCanceledException ? "no answer within 2 s" : e.Message);
-                    break;
-                }
-                using (client)
-                {
-                    try
-                    {
-                        await client.SendRequestAsync(expected, idle.Token).ConfigureAwait(false);
-                        while (true)
-                        {
-                            idle.CancelAfter(ReplayIdleTimeout);
-                            ReplayFrame reply = await client.ReceiveAsync(idle.Token).ConfigureAwait(false);
-                            if (reply.Kind == ReplayFrameKind.End)
-                            {
-                                complete = true;
-                                if (replayed == 0 && from > 0)
-                                    failure = $"sequence {from} is no longer in the engine's replay buffer";
-                                break;
-                            }
-                            if (reply.Kind == ReplayFrameKind.Malformed)
-                            {
-                                failure = $"a malformed reply of {reply.Frames} frames (replay needs vLLM ≥ v0.26: [topic][seq][payload])";
-                                break;
-                            }
-                            lock (s.Lane.Lock)
-                            {
-                                if (attemptReplayed == 0 && reply.Seq > expected)
-                                {
-                                    // The engine's buffer no longer reaches back: what was missed (removals too) is unknown.
-                                    s.Lane.Ingestor.Clear(stream);
-                                    stream.HasSeq = false;
-                                    _counters.Add(PreciseEvent.SequenceGaps);
-                                    expected = reply.Seq;
-                                }
-                                if (reply.Seq != expected)
-                                {
-                                    broke = $"incomplete replay: expected sequence {expected}, got {reply.Seq}";
-                                    break;
-                                }
-                                if (!stream.HasSeq || reply.Seq == stream.LastSeq + 1)
-                                    s.Lane.Ingestor.Apply(stream, reply.Topic.Span, reply.Seq, reply.Payload.Span);
-                            }
-                            _counters.Add(PreciseEvent.ReplayedBatches);
-                            replayed++;
-                            attemptReplayed++;
-                            expected++;
-                        }
-                    }
-                    catch (OperationCanceledException) when (!total.IsCancellationRequested)
-                    {
-                        broke = "no reply for 2 s";
-                    }
-                    catch (Exception e) when (e is SocketException or IOException or ZmtpException)
-                    {
-                        broke = e.Message;
-                    }
-                }
-                if (failure is not null || complete)
-                    break;
-                if (attemptReplayed == 0 && ++noProgress >= 3)
-                {
-                    failure = broke + " (3 attempts without progress)";
-                    break;
-                }
-                if (attemptReplayed > 0)
-                    noProgress = 0;
-                await Task.Delay(100, total.Token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            return; // stopping
-        }
-        catch (OperationCanceledException)
-        {
-            failure = "timed out";
-        }
-        catch (Exception e) when (e is SocketException or IOException or ZmtpException or ObjectDisposedException)
-        {
-            failure = e.Message;
-        }
-        finally
-        {
-            if (admitted)
-                s_replays.Release();
-        }
-        if (failure is null)
-        {
-            stream.ReplayFailedAt = 0;
-            Logger.LogInformation("Replayed {Count} KV-event batches of {Endpoint} from sequence {From} (tcp://{Host}:{Port})", replayed, s.Name, from, s.Host, s.ReplayPort);
-            return;
-        }
-        lock (s.Lane.Lock)
-        {
-            s.Lane.Ingestor.Clear(stream);
-            stream.HasSeq = false;
-        }
-        stream.ReplayFailedAt = Math.Max(1, Environment.TickCount64);
-        _counters.Add(PreciseEvent.ReplayFailures);
-        Logger.LogWarning("Replay of {Endpoint}'s KV events from sequence {From} at tcp://{Host}:{Port} failed ({Failure}) after {Count} batches: its entries are cleared; no replay for 30 s",
-            s.Name, from, s.Host, s.ReplayPort, failure, replayed);
     }
 
     public void OnMessage(ZmtpSubscriber source, ReadOnlySpan<byte> topic, ulong seq, ReadOnlySpan<byte> payload)
