@@ -1,9 +1,6 @@
-using System.Net.Sockets;
 using System.Collections.Concurrent;
 using FastEpp.Endpoints;
 using Endpoint = FastEpp.Endpoints.Endpoint;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FastEpp.Prefix.Precise;
 

@@ -109,25 +109,7 @@ public sealed class PreciseWithSimulatorTests
         await using SimFleet fleet = SimFleet.Create(options);
         await fleet.StartAsync();
 
-        string config = $$"""
-            apiVersion: inference.networking.x-k8s.io/v1alpha1
-            kind: EndpointPickerConfig
-            plugins:
-            - type: precise-prefix-cache-producer
-              parameters:
-                tokenProcessorConfig: {blockSizeTokens: 16}
-                kvEventsPortOffset: {{pubPort - httpPort}}
-                tokenizeTimeout: 5s
-            - type: prefix-cache-scorer
-              parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
-            - type: queue-scorer
-            - type: max-score-picker
-            schedulingProfiles:
-            - name: default
-              plugins:
-              - {pluginRef: prefix-cache-scorer, weight: 3}
-              - {pluginRef: queue-scorer, weight: 1}
-            """;
+        string config = PreciseConfig($"kvEventsPortOffset: {pubPort - httpPort}");
         string endpoints = string.Join(',', Enumerable.Range(0, Replicas).Select(i => $"127.0.0.1:{httpPort + i}"));
         await using var epp = await EppServer.StartAsync(endpoints, "--refresh-metrics-interval", "20ms", "--config-text", config);
         var producer = ((ConfiguredScheduler)epp.Host.Scheduler!).Config!.Plugins.OfType<PrecisePrefixCacheProducer>().Single();
@@ -209,25 +191,7 @@ public sealed class PreciseWithSimulatorTests
         await using SimFleet fleet = SimFleet.Create(options);
         await fleet.StartAsync();
 
-        string config = $$"""
-            apiVersion: inference.networking.x-k8s.io/v1alpha1
-            kind: EndpointPickerConfig
-            plugins:
-            - type: precise-prefix-cache-producer
-              parameters:
-                tokenProcessorConfig: {blockSizeTokens: 16}
-                kvEventsConfig: {zmqEndpoint: "tcp://127.0.0.1:{{sinkPort}}", discoverPods: false}
-                tokenizeTimeout: 5s
-            - type: prefix-cache-scorer
-              parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
-            - type: queue-scorer
-            - type: max-score-picker
-            schedulingProfiles:
-            - name: default
-              plugins:
-              - {pluginRef: prefix-cache-scorer, weight: 3}
-              - {pluginRef: queue-scorer, weight: 1}
-            """;
+        string config = PreciseConfig($"kvEventsConfig: {{zmqEndpoint: \"tcp://127.0.0.1:{sinkPort}\", discoverPods: false}}");
         string endpoints = string.Join(',', Enumerable.Range(0, Replicas).Select(i => $"127.0.0.1:{httpPort + i}"));
         await using var epp = await EppServer.StartAsync(endpoints, "--refresh-metrics-interval", "20ms", "--config-text", config);
         var producer = ((ConfiguredScheduler)epp.Host.Scheduler!).Config!.Plugins.OfType<PrecisePrefixCacheProducer>().Single();
@@ -282,4 +246,25 @@ public sealed class PreciseWithSimulatorTests
         for (int q = 0; q < 3; q++)
             Assert.Equal($"127.0.0.1:{httpPort}", await Route(epp, systemA, "again " + q));
     }
+
+    // The precise producer (16-token blocks, the given event-source parameter) feeding prefix-cache-scorer ×3 + queue-scorer ×1.
+    private static string PreciseConfig(string eventSource) => $$"""
+        apiVersion: inference.networking.x-k8s.io/v1alpha1
+        kind: EndpointPickerConfig
+        plugins:
+        - type: precise-prefix-cache-producer
+          parameters:
+            tokenProcessorConfig: {blockSizeTokens: 16}
+            {{eventSource}}
+            tokenizeTimeout: 5s
+        - type: prefix-cache-scorer
+          parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
+        - type: queue-scorer
+        - type: max-score-picker
+        schedulingProfiles:
+        - name: default
+          plugins:
+          - {pluginRef: prefix-cache-scorer, weight: 3}
+          - {pluginRef: queue-scorer, weight: 1}
+        """;
 }
