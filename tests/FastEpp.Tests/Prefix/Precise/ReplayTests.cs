@@ -174,10 +174,11 @@ public sealed class ReplayTests
           - {pluginRef: prefix-cache-scorer, weight: 1}
         """;
 
-    private static async Task<SimFleet> OneReplicaAsync(int httpPort, int pubPort, int replayPort, int bufferSteps = 10_000, string encoding = "map")
+    // The publisher and replay sockets bind port 0 (ephemeral, read back from the fleet): a port picked free beforehand can
+    // be taken by a parallel test before the simulator binds it.
+    private static async Task<SimFleet> OneReplicaAsync(int httpPort, int bufferSteps = 10_000, string encoding = "map")
     {
-        string kv = "{\"enable_kv_cache_events\":true,\"publisher\":\"zmq\",\"endpoint\":\"tcp://*:" + pubPort.ToString(CultureInfo.InvariantCulture) +
-                    "\",\"replay_endpoint\":\"tcp://*:" + replayPort.ToString(CultureInfo.InvariantCulture) +
+        string kv = "{\"enable_kv_cache_events\":true,\"publisher\":\"zmq\",\"endpoint\":\"tcp://*:0\",\"replay_endpoint\":\"tcp://*:0" +
                     "\",\"buffer_steps\":" + bufferSteps.ToString(CultureInfo.InvariantCulture) +
                     ",\"topic\":\"kv@$(POD_IP):$(POD_PORT)@" + Model + "\"}";
         SimOptions options = SimOptions.Parse(
@@ -225,9 +226,8 @@ public sealed class ReplayTests
     public async Task SequenceGap_MissedBatchesAreReplayed_NotCleared()
     {
         int httpPort = FreeConsecutivePorts(1);
-        int pubPort = FreeConsecutivePorts(1, avoid: httpPort);
-        int replayPort = FreeConsecutivePorts(1, avoid: pubPort);
-        await using SimFleet fleet = await OneReplicaAsync(httpPort, pubPort, replayPort);
+        await using SimFleet fleet = await OneReplicaAsync(httpPort);
+        int pubPort = fleet.Replicas[0].KvEvents!.Port, replayPort = fleet.Replicas[0].KvEvents!.ReplayPort;
         await using var proxy = new DropProxy(pubPort);
         await using var epp = await EppServer.StartAsync($"127.0.0.1:{httpPort}", "--refresh-metrics-interval", "20ms", "--config-text", Config(proxy.Port, replayPort));
         PrecisePrefixCacheProducer producer = Producer(epp);
@@ -261,9 +261,8 @@ public sealed class ReplayTests
     public async Task GapOlderThanTheEngineBuffer_ClearsThenRebuildsFromWhatTheBufferHolds()
     {
         int httpPort = FreeConsecutivePorts(1);
-        int pubPort = FreeConsecutivePorts(1, avoid: httpPort);
-        int replayPort = FreeConsecutivePorts(1, avoid: pubPort);
-        await using SimFleet fleet = await OneReplicaAsync(httpPort, pubPort, replayPort, bufferSteps: 1);
+        await using SimFleet fleet = await OneReplicaAsync(httpPort, bufferSteps: 1);
+        int pubPort = fleet.Replicas[0].KvEvents!.Port, replayPort = fleet.Replicas[0].KvEvents!.ReplayPort;
         await using var proxy = new DropProxy(pubPort);
         await using var epp = await EppServer.StartAsync($"127.0.0.1:{httpPort}", "--refresh-metrics-interval", "20ms", "--config-text", Config(proxy.Port, replayPort));
         PrecisePrefixCacheProducer producer = Producer(epp);
@@ -292,9 +291,8 @@ public sealed class ReplayTests
     public async Task EppStartsAfterTheEngineStoredBlocks_ConnectReplaysTheEngineBuffer()
     {
         int httpPort = FreeConsecutivePorts(1);
-        int pubPort = FreeConsecutivePorts(1, avoid: httpPort);
-        int replayPort = FreeConsecutivePorts(1, avoid: pubPort);
-        await using SimFleet fleet = await OneReplicaAsync(httpPort, pubPort, replayPort);
+        await using SimFleet fleet = await OneReplicaAsync(httpPort);
+        int pubPort = fleet.Replicas[0].KvEvents!.Port, replayPort = fleet.Replicas[0].KvEvents!.ReplayPort;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         int promptTokens = await Direct(http, httpPort, PreciseWithSimulatorTests.System("before"), "asked before the EPP existed");
         var publisher = fleet.Replicas[0].KvEvents!;
@@ -349,9 +347,8 @@ public sealed class ReplayTests
     public async Task LegacyReplayFrames_FailTheReplay_TheLiveStreamStillIndexes()
     {
         int httpPort = FreeConsecutivePorts(1);
-        int pubPort = FreeConsecutivePorts(1, avoid: httpPort);
-        int replayPort = FreeConsecutivePorts(1, avoid: pubPort);
-        await using SimFleet fleet = await OneReplicaAsync(httpPort, pubPort, replayPort, encoding: "array");
+        await using SimFleet fleet = await OneReplicaAsync(httpPort, encoding: "array");
+        int pubPort = fleet.Replicas[0].KvEvents!.Port, replayPort = fleet.Replicas[0].KvEvents!.ReplayPort;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         await Direct(http, httpPort, PreciseWithSimulatorTests.System("legacy"), "before the EPP");
         var publisher = fleet.Replicas[0].KvEvents!;
