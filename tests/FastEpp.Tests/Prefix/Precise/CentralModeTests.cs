@@ -203,36 +203,18 @@ public sealed class CentralModeTests
         Assert.Equal(1, rig.Subs.Listener!.LiveConnections);
     }
 
-    private const string Python = "/usr/bin/python3";
-
-    private const string ConnectingPublisher = """
-        import struct, sys, time, zmq
-        ctx = zmq.Context()
-        pub = ctx.socket(zmq.PUB)
-        pub.connect("tcp://127.0.0.1:" + sys.argv[1])
-        payload = bytes.fromhex(sys.argv[2])
-        seq = 0
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            pub.send_multipart([b"kv@10.0.0.5:8000@Qwen/Qwen3-8B", struct.pack(">Q", seq), payload])
-            seq += 1
-            time.sleep(0.02)
-        """;
-
     /// <summary>vLLM's own wire (pyzmq/libzmq PUB) in its connect mode, into FastEpp's bound SUB.</summary>
     [Fact]
     public async Task PyzmqPublisherConnecting_ToOurBoundSub_IsIndexedForItsPod()
     {
-        var check = Process.Start(new ProcessStartInfo(Python, ["-c", "import zmq"]) { RedirectStandardError = true });
-        Assert.True(check is not null && check.WaitForExit(30_000) && check.ExitCode == 0,
-            "python3-zmq is missing: run ./build.sh setup (it installs Debian's python3-zmq for this test)");
+        PyZmq.RequireInstalled();
 
         await using var rig = new Rig();
         EndpointSnapshot pool = Pool(("10.0.0.5", 8000));
         int id = pool.Endpoints[0].State.Id;
         int port = await rig.StartAsync(pool);
         byte[] empty = Empty();
-        var psi = new ProcessStartInfo(Python, ["-c", ConnectingPublisher, port.ToString(System.Globalization.CultureInfo.InvariantCulture), Convert.ToHexString(empty)]);
+        var psi = PyZmq.Publisher(port.ToString(System.Globalization.CultureInfo.InvariantCulture), empty);
         using var publisher = Process.Start(psi)!;
         try
         {

@@ -11,32 +11,13 @@ namespace FastEpp.Tests.Prefix.Precise;
 /// </summary>
 public sealed class LibzmqInteropTests
 {
-    private const string Python = "/usr/bin/python3";
-
-    private const string Publisher = """
-        import struct, sys, time, zmq
-        ctx = zmq.Context()
-        pub = ctx.socket(zmq.PUB)
-        port = pub.bind_to_random_port("tcp://127.0.0.1")
-        print(port, flush=True)
-        payload = bytes.fromhex(sys.argv[1])
-        seq = 0
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            pub.send_multipart([b"kv@10.0.0.5:8000@Qwen/Qwen3-8B", struct.pack(">Q", seq), payload])
-            seq += 1
-            time.sleep(0.02)
-        """;
-
     [Fact]
     public async Task PyzmqPublisher_ToOurSubscriber_ConsecutiveSequenceNumbers_GoldenPayloadDecodes()
     {
-        var check = Process.Start(new ProcessStartInfo(Python, ["-c", "import zmq"]) { RedirectStandardError = true });
-        Assert.True(check is not null && check.WaitForExit(30_000) && check.ExitCode == 0,
-            "python3-zmq is missing: run ./build.sh setup (it installs Debian's python3-zmq for this test)");
-
+        PyZmq.RequireInstalled();
         byte[] golden = MsgPackTestWriter.Hex(KvEventDecoderTests.StoredMapHex);
-        var psi = new ProcessStartInfo(Python, ["-c", Publisher, Convert.ToHexString(golden)]) { RedirectStandardOutput = true };
+        var psi = PyZmq.Publisher("bind", golden);
+        psi.RedirectStandardOutput = true;
         using var publisher = Process.Start(psi)!;
         try
         {
@@ -61,4 +42,40 @@ public sealed class LibzmqInteropTests
             await publisher.WaitForExitAsync();
         }
     }
+}
+
+/// <summary>vLLM's own wire: a pyzmq (libzmq) PUB sending one llm-d topic with consecutive sequence numbers, 50 per second.</summary>
+internal static class PyZmq
+{
+    private const string Python = "/usr/bin/python3";
+
+    // argv: "bind" (bind a random loopback port and print it) or the port to connect to; the payload in hex.
+    private const string Script = """
+        import struct, sys, time, zmq
+        ctx = zmq.Context()
+        pub = ctx.socket(zmq.PUB)
+        if sys.argv[1] == "bind":
+            print(pub.bind_to_random_port("tcp://127.0.0.1"), flush=True)
+        else:
+            pub.connect("tcp://127.0.0.1:" + sys.argv[1])
+        payload = bytes.fromhex(sys.argv[2])
+        seq = 0
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            pub.send_multipart([b"kv@10.0.0.5:8000@Qwen/Qwen3-8B", struct.pack(">Q", seq), payload])
+            seq += 1
+            time.sleep(0.02)
+        """;
+
+    /// <summary>Fails the test with the fix when python3-zmq is not installed.</summary>
+    public static void RequireInstalled()
+    {
+        using var check = Process.Start(new ProcessStartInfo(Python, ["-c", "import zmq"]) { RedirectStandardError = true });
+        Assert.True(check is not null && check.WaitForExit(30_000) && check.ExitCode == 0,
+            "python3-zmq is missing: run ./build.sh setup (it installs Debian's python3-zmq for this test)");
+    }
+
+    /// <summary>The publisher process: <paramref name="bindOrPort"/> "bind", or the port to connect to.</summary>
+    public static ProcessStartInfo Publisher(string bindOrPort, byte[] payload) =>
+        new(Python, ["-c", Script, bindOrPort, Convert.ToHexString(payload)]);
 }
