@@ -34,7 +34,7 @@ internal static class CompareCommand
                                    perf/configs/<name>.yaml when that file exists)
           --mode-sim-args NAME=FLAGS  extra fastepp-sim flags for one mode's fleet only (repeatable), e.g. the KV-event
                                    publisher a fastepp-precise mode subscribes to
-          --stream-chunk-tokens N  tokens per SSE event from the sims (10: keeps the 2-core box out of the way)
+          --stream-chunk-tokens N  tokens per SSE event from the sims after the first, sent alone (10: spares the 2 cores)
           --sim-time-scale X       fastepp-sim --time-scale (1 = real time)
           --sim-args "FLAGS"       extra fastepp-sim flags
           --drain-timeout S        wait this long for in-flight requests after the last stage (120)

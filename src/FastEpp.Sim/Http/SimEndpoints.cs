@@ -296,9 +296,10 @@ internal sealed partial class SimEndpoints
                 format.WriteRoleChunk(body);
                 roleSent = true;
             }
-            while (generated - sent >= chunk || (finished && sent < generated))
+            // The first token goes out alone, as soon as it exists (TTFT is measured on it); then chunk tokens per event.
+            while (generated - sent >= (sent == 0 ? 1 : chunk) || (finished && sent < generated))
             {
-                int n = Math.Min(chunk, generated - sent);
+                int n = Math.Min(sent == 0 ? 1 : chunk, generated - sent);
                 bool last = finished && sent + n == generated;
                 format.WriteTokenChunk(body, sent, n, last ? (sim.EndsWithStop ? "stop"u8 : "length"u8) : default);
                 sent += n;

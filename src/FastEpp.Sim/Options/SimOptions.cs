@@ -111,7 +111,7 @@ internal sealed class SimOptions
           --kv-events-encoding E        map (vLLM v0.26+, default) | array (vLLM <= v0.25, legacy replay frames)
         Requests and responses:
           --default-max-tokens N        output cap when max_tokens is absent (128)
-          --stream-chunk-tokens N       tokens per SSE event (1)
+          --stream-chunk-tokens N       tokens per SSE event after the first, which is sent alone (1)
           --max-body-mb N               request body limit (64)
         Faults (per replica at runtime: POST /admin/faults?fail-rate=..&hang-rate=..&hang-ms=..&metrics-delay-ms=..):
           --fail-rate P                 probability of an HTTP 500 per inference request (0)

@@ -88,6 +88,26 @@ public sealed class SimHttpTests
     }
 
     [Fact]
+    public async Task Streaming_InChunks_SendsTheFirstTokenAlone_ThenChunksOfN()
+    {
+        // The perf suite streams 10 tokens per event to spare CPU; TTFT is measured on the first content event, so the
+        // first token must not wait for nine more.
+        await using FleetHarness h = await FleetHarness.StartAsync("--stream-chunk-tokens", "10");
+        using HttpResponseMessage resp = await h.PostJsonAsync(0, "/v1/completions",
+            $$"""{"model":"{{Model}}","prompt":"tell me a story","max_tokens":25,"stream":true}""");
+        string text = await resp.Content.ReadAsStringAsync();
+        var sizes = new List<int>();
+        foreach (string e in text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (e == "data: [DONE]")
+                continue;
+            using JsonDocument doc = JsonDocument.Parse(e["data: ".Length..]);
+            sizes.Add(doc.RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!.Length / 4); // 4 chars per token
+        }
+        Assert.Equal(new[] { 1, 10, 10, 4 }, sizes);
+    }
+
+    [Fact]
     public async Task Streaming_WithoutIncludeUsage_HasNoUsageChunk()
     {
         await using FleetHarness h = await FleetHarness.StartAsync();
