@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using FastEpp.Perf.Commands;
 using FastEpp.Perf.Fleet;
+using FastEpp.Perf.Report;
 using FastEpp.Perf.Workloads;
 
 namespace FastEpp.Gateway.Tests;
@@ -252,5 +253,23 @@ public sealed class EppReplicasAndBypassTests : IAsyncLifetime
             Assert.Equal(b.SimArgs, s.SimArgs);
             Assert.Equal(b.Stages, s.Stages);
         }
+    }
+
+    [Fact]
+    public void Report_SaysTheEppFiguresAreSums_AndTheBypassShare()
+    {
+        var r = new CompareReport { Workload = "w", EppBinary = "fastepp", EppReplicas = 2, BypassFraction = 0.3 };
+        r.Modes.Add(new ModeReport { Mode = "fastepp-default", EppReplicas = 2, EppCpuMsPerRequest = 1.5, EppPeakRssMiB = 200 });
+        string md = ReportWriter.Markdown(r);
+        Assert.Contains("2 EPP replicas per EPP mode, active-active", md);
+        Assert.Contains("EPP CPU and RSS columns are sums over the replicas", md);
+        Assert.Contains("EPP CPU ms/req (sum of 2)", md);
+        Assert.Contains("bypass fraction 0.3", md);
+        Assert.Contains("EPP peak RSS MiB (sum of 2)", ReportWriter.Html(r));
+
+        var single = new CompareReport { Workload = "w", EppBinary = "fastepp" };
+        string plain = ReportWriter.Markdown(single);
+        Assert.DoesNotContain("sum of", plain);
+        Assert.DoesNotContain("bypass", plain);
     }
 }

@@ -30,7 +30,8 @@ internal static class ReportWriter
     public static string Table(CompareReport r)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| mode | sent | ok | errors | TTFT p50 (s) | TTFT p90 (s) | TTFT p99 (s) | TPOT p50 (ms) | TPOT p90 (ms) | E2E p90 (s) | output tok/s | req/s | prefix hit | EPP CPU ms/req | EPP RSS MiB |");
+        string sum = r.EppReplicas > 1 ? " (sum of " + r.EppReplicas.ToString(CultureInfo.InvariantCulture) + ")" : "";
+        sb.AppendLine("| mode | sent | ok | errors | TTFT p50 (s) | TTFT p90 (s) | TTFT p99 (s) | TPOT p50 (ms) | TPOT p90 (ms) | E2E p90 (s) | output tok/s | req/s | prefix hit | EPP CPU ms/req" + sum + " | EPP RSS MiB" + sum + " |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (ModeReport m in r.Modes)
         {
@@ -112,6 +113,8 @@ internal static class ReportWriter
         return sb.ToString();
     }
 
+    private static string EppSum(CompareReport r) => r.EppReplicas > 1 ? " (sum of " + r.EppReplicas.ToString(CultureInfo.InvariantCulture) + ")" : "";
+
     /// <summary>The EPP replicas and bypass share of the run, when not the plain single-EPP setup ("" otherwise).</summary>
     internal static string EppDeployment(CompareReport r)
     {
@@ -171,7 +174,7 @@ internal static class ReportWriter
         sb.Append("</div>");
         sb.Append(Timelines(r));
         sb.Append("<h2>Overall</h2><table id=\"overall\"><thead><tr>");
-        foreach (string h in new[] { "mode", "sent", "ok", "errors", "TTFT p50 (s)", "TTFT p90 (s)", "TTFT p99 (s)", "TPOT p50 (ms)", "TPOT p90 (ms)", "E2E p90 (s)", "output tok/s", "req/s", "prefix-cache hit", "EPP CPU ms/req", "EPP peak RSS MiB" })
+        foreach (string h in new[] { "mode", "sent", "ok", "errors", "TTFT p50 (s)", "TTFT p90 (s)", "TTFT p99 (s)", "TPOT p50 (ms)", "TPOT p90 (ms)", "E2E p90 (s)", "output tok/s", "req/s", "prefix-cache hit", "EPP CPU ms/req" + EppSum(r), "EPP peak RSS MiB" + EppSum(r) })
             sb.Append("<th>").Append(Esc(h)).Append("</th>");
         sb.Append("</tr></thead><tbody>");
         foreach (ModeReport m in r.Modes)
