@@ -21,8 +21,10 @@ namespace FastEpp.Gateway;
 /// </summary>
 internal sealed partial class EppRouter : IDisposable
 {
-    private readonly GrpcChannel _channel;
-    private readonly ExternalProcessor.ExternalProcessorClient _client;
+    private readonly GrpcChannel[] _channels;
+    private readonly ExternalProcessor.ExternalProcessorClient[] _clients;
+    private readonly string[] _addresses;
+    private long _next = -1;
     private readonly UpstreamClient _upstream;
     private readonly Func<string> _failOpenPicker;
     private readonly GatewayOptions _options;
@@ -36,19 +38,38 @@ internal sealed partial class EppRouter : IDisposable
         _failOpenPicker = failOpenPicker;
         _stats = stats;
         _logger = logger;
-        // One channel for every stream, h2c with prior knowledge; several HTTP/2 connections so that >100
-        // concurrent streams do not queue behind SETTINGS_MAX_CONCURRENT_STREAMS.
-        var handler = new SocketsHttpHandler
+        // One channel per EPP address for every stream, h2c with prior knowledge; several HTTP/2 connections so that
+        // >100 concurrent streams do not queue behind SETTINGS_MAX_CONCURRENT_STREAMS.
+        _addresses = options.Epps.ToArray();
+        _channels = new GrpcChannel[_addresses.Length];
+        _clients = new ExternalProcessor.ExternalProcessorClient[_addresses.Length];
+        for (int i = 0; i < _addresses.Length; i++)
         {
-            EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            ConnectTimeout = TimeSpan.FromSeconds(2),
-            KeepAlivePingDelay = TimeSpan.FromSeconds(60),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
-            UseProxy = false,
-        };
-        _channel = ExtProcChannel.Create(options.Epp, handler);
-        _client = new ExternalProcessor.ExternalProcessorClient(_channel);
+            var handler = new SocketsHttpHandler
+            {
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+                ConnectTimeout = TimeSpan.FromSeconds(2),
+                KeepAlivePingDelay = TimeSpan.FromSeconds(60),
+                KeepAlivePingTimeout = TimeSpan.FromSeconds(20),
+                UseProxy = false,
+            };
+            _channels[i] = ExtProcChannel.Create(_addresses[i], handler);
+            _clients[i] = new ExternalProcessor.ExternalProcessorClient(_channels[i]);
+        }
+    }
+
+    /// <summary>The EPP of the next request: round robin over the addresses (Envoy spreading ext_proc streams over the EPP pods).</summary>
+    private ExternalProcessor.ExternalProcessorClient NextClient()
+    {
+        if (_clients.Length == 1)
+        {
+            _stats.OnEpp(_addresses[0]);
+            return _clients[0];
+        }
+        int i = (int)((ulong)Interlocked.Increment(ref _next) % (ulong)_clients.Length);
+        _stats.OnEpp(_addresses[i]);
+        return _clients[i];
     }
 
     /// <summary>Serves one request through the EPP.</summary>
@@ -69,7 +90,7 @@ internal sealed partial class EppRouter : IDisposable
         bool eppOk = true;
         try
         {
-            call = ExtProcStream.Open(_client, ct);
+            call = ExtProcStream.Open(NextClient(), ct);
             await call.SendRequestHeadersAsync(BuildRequestHeaders(req), endOfStream: !hasBody, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RpcException or IOException or InvalidOperationException)
@@ -467,7 +488,11 @@ internal sealed partial class EppRouter : IDisposable
     }
 
 
-    public void Dispose() => _channel.Dispose();
+    public void Dispose()
+    {
+        foreach (GrpcChannel channel in _channels)
+            channel.Dispose();
+    }
 
     private static partial class Log
     {

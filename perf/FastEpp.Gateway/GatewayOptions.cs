@@ -40,8 +40,31 @@ internal sealed class GatewayOptions
     /// <summary>Listen port; 0 = ephemeral (tests).</summary>
     public int Port { get; set; } = 8080;
 
-    /// <summary>EPP ext_proc address host:port (plaintext h2c); required in <see cref="RoutingMode.Epp"/>.</summary>
-    public string Epp { get; set; } = "";
+    /// <summary>
+    /// EPP ext_proc addresses host:port (plaintext h2c); at least one in <see cref="RoutingMode.Epp"/>. Several = EPP
+    /// replicas active-active behind one Service: each request's ext_proc stream goes to the next address, round robin
+    /// (Envoy balancing ext_proc streams over the Service's pods). Failure mode applies per request to the EPP it asked.
+    /// </summary>
+    public List<string> Epps { get; } = new();
+
+    /// <summary>The EPP addresses as one comma-separated string (setting it replaces <see cref="Epps"/>).</summary>
+    public string Epp
+    {
+        get => string.Join(',', Epps);
+        set
+        {
+            Epps.Clear();
+            foreach (string part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                Epps.Add(part);
+        }
+    }
+
+    /// <summary>
+    /// Share of requests (0..1) that bypass the EPP (mode epp) or the in-process picker (mode oracle) and go round robin
+    /// over <see cref="Upstreams"/>: traffic of another gateway or of clients that reach the pods through a plain Service.
+    /// Which requests: <see cref="BypassSelector"/> (deterministic from <see cref="Seed"/> and the request's x-request-id).
+    /// </summary>
+    public double BypassFraction { get; set; }
 
     /// <summary>Behaviour when the EPP is unreachable or fails before it picked an endpoint.</summary>
     public FailureMode FailureMode { get; set; } = FailureMode.Closed;
@@ -66,13 +89,19 @@ internal sealed class GatewayOptions
         fastepp-gateway: an Envoy-like HTTP/1.1 gateway for benchmarking endpoint pickers.
 
           --mode epp|round-robin|random   routing (round-robin)
-          --epp host:port                 EPP ext_proc address, plaintext h2c (mode epp)
+          --epp host:port[,host:port]     EPP ext_proc address(es), plaintext h2c (mode epp); several = EPP replicas
+                                          active-active: each request's stream goes to the next one, round robin;
+                                          the failure mode applies to the one asked (no retry on another)
           --failure-mode open|closed      EPP unreachable: open = round robin over --upstreams, closed = 503 (closed)
           --upstreams h:p,h:p             model servers for round-robin/random and fail-open
           --host H                        listen address (127.0.0.1)
           --port P                        listen port, 0 = ephemeral (8080)
           --chunk-bytes N                 request/response body chunk size sent to the EPP (16384)
-          --seed N                        seed of the random mode (1)
+          --bypass-fraction F             mode epp: this share (0..1) of requests skips the EPP and goes round robin
+                                          over --upstreams (another gateway / a plain Service next to the
+                                          InferencePool); chosen by a hash of --seed and the request's x-request-id
+                                          (by arrival number without one); counted as "bypassed" (0)
+          --seed N                        seed of the random mode and of --bypass-fraction (1)
         GET /gateway/stats answers the counters as JSON.
         """;
 
@@ -137,6 +166,14 @@ internal sealed class GatewayOptions
                     foreach (string part in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                         o.Upstreams.Add(part);
                     break;
+                case "bypass-fraction":
+                    if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double bypass))
+                    {
+                        error = "--bypass-fraction must be a number within 0..1, not '" + value + "'";
+                        return null;
+                    }
+                    o.BypassFraction = bypass;
+                    break;
                 case "host": o.Host = value; break;
                 case "port":
                     if (!TryInt(value, 0, 65535, out int port)) { error = "--port must be 0..65535"; return null; }
@@ -162,8 +199,14 @@ internal sealed class GatewayOptions
     /// <summary>Checks the combination of flags; null when valid.</summary>
     public string? Validate()
     {
-        if (Mode == RoutingMode.Epp && Epp.Length == 0)
+        if (Mode == RoutingMode.Epp && Epps.Count == 0)
             return "--mode epp needs --epp host:port";
+        if (!(BypassFraction >= 0 && BypassFraction <= 1))
+            return "--bypass-fraction must be within 0..1, not " + BypassFraction.ToString(CultureInfo.InvariantCulture);
+        if (BypassFraction > 0 && Mode is RoutingMode.RoundRobin or RoutingMode.Random)
+            return "--bypass-fraction applies to mode epp (and the perf suite's oracle) only: mode round-robin/random has no picker to bypass";
+        if (BypassFraction > 0 && Upstreams.Count == 0)
+            return "--bypass-fraction needs --upstreams (bypassed requests go round robin over them)";
         if (Mode != RoutingMode.Epp && Upstreams.Count == 0)
             return "--mode " + (Mode switch { RoutingMode.Random => "random", RoutingMode.Oracle => "oracle", _ => "round-robin" }) + " needs --upstreams";
         if (Mode == RoutingMode.Oracle && Picker is null)

@@ -21,6 +21,8 @@ internal sealed class GatewayServer : IAsyncDisposable
     private readonly object _randomLock = new();
     private ListenOptions? _listen;
     private long _roundRobin = -1;
+    private long _bypassRoundRobin = -1;
+    private long _arrivals = -1;
 
     private GatewayServer(GatewayOptions options)
     {
@@ -91,6 +93,12 @@ internal sealed class GatewayServer : IAsyncDisposable
         if (ctx.Request.Path.StartsWithSegments("/gateway/stats"))
             return WriteStatsAsync(ctx);
         Stats.OnRequest();
+        if (Options.BypassFraction > 0 && IsBypassed(ctx.Request))
+        {
+            // Traffic that never asks the picker: another gateway, or clients on a plain Service next to the pool.
+            Stats.OnBypass();
+            return ForwardPlainAsync(ctx, NextBypass());
+        }
         if (_epp is not null)
             return _epp.HandleAsync(ctx);
         if (Options.Mode == RoutingMode.Oracle)
@@ -101,6 +109,21 @@ internal sealed class GatewayServer : IAsyncDisposable
     private string NextRoundRobin()
     {
         long i = Interlocked.Increment(ref _roundRobin);
+        return _upstreams[(int)((ulong)i % (ulong)_upstreams.Length)];
+    }
+
+    private bool IsBypassed(HttpRequest request)
+    {
+        long arrival = Interlocked.Increment(ref _arrivals);
+        return request.Headers.TryGetValue("x-request-id", out Microsoft.Extensions.Primitives.StringValues id) && id.Count > 0 && !string.IsNullOrEmpty(id[0])
+            ? BypassSelector.IsBypassed(Options.Seed, Options.BypassFraction, id[0])
+            : BypassSelector.IsBypassed(Options.Seed, Options.BypassFraction, arrival);
+    }
+
+    /// <summary>Bypassed requests' own round robin (a plain Service's), independent of fail-open's.</summary>
+    private string NextBypass()
+    {
+        long i = Interlocked.Increment(ref _bypassRoundRobin);
         return _upstreams[(int)((ulong)i % (ulong)_upstreams.Length)];
     }
 

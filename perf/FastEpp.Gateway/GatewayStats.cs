@@ -22,6 +22,8 @@ internal sealed class GatewayStats
     private long _fallbacks;
     private long _upstreamErrors;
     private long _noDestination;
+    private long _bypassed;
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _perEpp = new(StringComparer.Ordinal);
 
     public GatewayStats(RoutingMode mode) => Mode = mode;
 
@@ -47,6 +49,28 @@ internal sealed class GatewayStats
     public long UpstreamErrors => Volatile.Read(ref _upstreamErrors);
     /// <summary>EPP header responses without x-gateway-destination-endpoint.</summary>
     public long NoDestination => Volatile.Read(ref _noDestination);
+
+    /// <summary>Requests that bypassed the EPP / picker (<see cref="GatewayOptions.BypassFraction"/>) and went round robin.</summary>
+    public long Bypassed => Volatile.Read(ref _bypassed);
+
+    internal void OnBypass() => Interlocked.Increment(ref _bypassed);
+
+    /// <summary>Counts one ext_proc stream opened to the EPP at <paramref name="address"/>.</summary>
+    internal void OnEpp(string address)
+    {
+        if (!_perEpp.TryGetValue(address, out StrongBox<long>? box))
+            box = _perEpp.GetOrAdd(address, static _ => new StrongBox<long>());
+        Interlocked.Increment(ref box.Value);
+    }
+
+    /// <summary>ext_proc streams opened to each EPP address so far (a snapshot).</summary>
+    public Dictionary<string, long> PerEpp()
+    {
+        var d = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (KeyValuePair<string, StrongBox<long>> kv in _perEpp)
+            d[kv.Key] = Volatile.Read(ref kv.Value.Value);
+        return d;
+    }
 
     internal void OnRequest() => Interlocked.Increment(ref _requests);
     internal void OnEppError() => Interlocked.Increment(ref _eppErrors);
@@ -125,6 +149,11 @@ internal sealed class GatewayStats
         w.WriteNumber("fallbacks", Fallbacks);
         w.WriteNumber("upstreamErrors", UpstreamErrors);
         w.WriteNumber("noDestination", NoDestination);
+        w.WriteNumber("bypassed", Bypassed);
+        w.WriteStartObject("perEpp");
+        foreach (KeyValuePair<string, long> kv in PerEpp())
+            w.WriteNumber(kv.Key, kv.Value);
+        w.WriteEndObject();
         w.WriteStartObject("perUpstream");
         foreach (KeyValuePair<string, long> kv in PerUpstream())
             w.WriteNumber(kv.Key, kv.Value);

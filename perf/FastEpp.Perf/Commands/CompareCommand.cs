@@ -32,6 +32,13 @@ internal static class CompareCommand
           --epp-args NAME=FLAGS    an EPP configuration variant, mode fastepp-NAME (repeatable; default: default= (the
                                    reference's default config), and best= / precise= with --config-file
                                    perf/configs/<name>.yaml when that file exists)
+          --epp-replicas N         EPP processes per EPP mode (fleet.epp_replicas, else 1), active-active against the
+                                   same fleet, each with the mode's flags and its own log NAME.eppK.log; the gateway
+                                   spreads requests round robin over them; EPP CPU and RSS are sums over the replicas
+          --bypass-fraction F      share 0..1 of requests (fleet.bypass_fraction, else 0) that skip the EPP and go round
+                                   robin, as another gateway's or a plain Service's traffic; the same requests (chosen
+                                   from --seed) in every EPP mode and in the oracle (which shares the handicap);
+                                   round-robin and random are unaffected
           --mode-sim-args NAME=FLAGS  extra fastepp-sim flags for one mode's fleet only (repeatable), e.g. the KV-event
                                    publisher a fastepp-precise mode subscribes to
           --stream-chunk-tokens N  tokens per SSE event from the sims after the first, sent alone (10: spares the 2 cores)
@@ -78,6 +85,14 @@ internal static class CompareCommand
         int replicas = f.Int("replicas", spec.Replicas);
         spec = spec with { Replicas = replicas };
         int seed = f.Int("seed", 1);
+        int eppReplicas = f.Int("epp-replicas", spec.EppReplicas);
+        if (eppReplicas < 1 || eppReplicas > 64)
+        {
+            Console.Error.WriteLine("--epp-replicas must be 1..64, not " + eppReplicas.ToString(CultureInfo.InvariantCulture));
+            return 2;
+        }
+        double bypass = f.Fraction("bypass-fraction", spec.BypassFraction);
+        spec = spec with { EppReplicas = eppReplicas, BypassFraction = bypass };
         string eppBinary = f.String("epp-binary", "");
         List<string> variants = f.All("epp-args");
         if (variants.Count == 0)
@@ -186,6 +201,8 @@ internal static class CompareCommand
             Seed = seed,
             SimArgs = string.Join(' ', simArgs),
             EppBinary = eppBinary,
+            EppReplicas = eppReplicas,
+            BypassFraction = bypass,
             Machine = Environment.ProcessorCount + " cores, " + System.Runtime.InteropServices.RuntimeInformation.OSDescription,
         };
         Console.WriteLine($"compare {spec.Name}: {Describe(spec)}");
@@ -199,12 +216,23 @@ internal static class CompareCommand
             if (modeSimArgs.TryGetValue(name, out string? own))
                 fleetArgs = [.. simArgs, .. EppProcess.SplitArgs(own)];
             await using SimHost sim = await SimHost.StartAsync(fleetArgs, ct).ConfigureAwait(false);
-            EppProcess? epp = null;
+            var epps = new List<EppProcess>();
             try
             {
                 if (mode == RoutingMode.Epp)
-                    epp = await EppProcess.StartAsync(eppBinary, sim.Endpoints, eppArgs, Path.Combine(dir, name + ".epp.log"), ct).ConfigureAwait(false);
-                var go = new GatewayOptions { Mode = mode, Port = 0, Epp = epp?.Address ?? "", Seed = seed };
+                {
+                    // Active-active replicas: the same flags, the same fleet, each its own ports and log.
+                    for (int k = 1; k <= eppReplicas; k++)
+                    {
+                        string log = Path.Combine(dir, name + (eppReplicas == 1 ? ".epp.log" : ".epp" + k.ToString(CultureInfo.InvariantCulture) + ".log"));
+                        epps.Add(await EppProcess.StartAsync(eppBinary, sim.Endpoints, eppArgs, log, ct).ConfigureAwait(false));
+                    }
+                }
+                var go = new GatewayOptions { Mode = mode, Port = 0, Seed = seed };
+                foreach (EppProcess e in epps)
+                    go.Epps.Add(e.Address);
+                if (mode is RoutingMode.Epp or RoutingMode.Oracle)
+                    go.BypassFraction = bypass;
                 if (mode == RoutingMode.Oracle)
                     go.Picker = sim.OraclePicker();
                 go.Upstreams.AddRange(sim.Endpoints);
@@ -213,7 +241,7 @@ internal static class CompareCommand
                 using var client = new StreamingClient(gateway.BaseAddress, spec.Chat ? "/v1/chat/completions" : "/v1/completions");
                 var prompts = new PromptFactory(spec, sim.Model, seed, sim.MaxModelLen);
 
-                double cpu0 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
+                double cpu0 = CpuSum(epps);
                 RequestResult[] results;
                 List<ReplicaSample> timeline;
                 await using (FleetSampler sampler = sim.StartSampler(TimeSpan.FromSeconds(1)))
@@ -222,7 +250,7 @@ internal static class CompareCommand
                     sampler.Sample();
                     timeline = sampler.Samples;
                 }
-                double cpu1 = epp is null ? double.NaN : ProcStats.CpuSeconds(epp.Pid);
+                double cpu1 = CpuSum(epps);
                 MetricsScraper.FleetCounters counters = await MetricsScraper.ScrapeAsync(http, sim.Endpoints, ct).ConfigureAwait(false);
 
                 (List<StageReport> stages, StageReport overall) = StatsBuilder.Build(results, spec.Stages, spec.StageGap);
@@ -235,36 +263,50 @@ internal static class CompareCommand
                         RoutingMode.Random => "plain Kubernetes Service, random",
                         RoutingMode.Oracle => "oracle: lowest TTFT predicted from the simulated engines' true state (the limit)",
                         _ => "EPP via ext_proc, flags: " + (eppArgs.Length > 0 ? eppArgs : "(defaults)"),
-                    },
+                    } + (epps.Count > 1 ? "; " + EppSpread(epps.Count, gateway.Stats.PerEpp()) : "")
+                      + (go.BypassFraction > 0 ? "; " + gateway.Stats.Bypassed.ToString(CultureInfo.InvariantCulture) + " requests bypassed the " + (mode == RoutingMode.Oracle ? "oracle" : "EPP") + " (round robin)" : ""),
                     Stages = stages,
                     Overall = overall,
                     PrefixCacheHitRate = counters.HitRate,
                     Preemptions = counters.Preemptions,
                     GatewayFallbacks = gateway.Stats.Fallbacks,
                     GatewayEppErrors = gateway.Stats.EppErrors,
+                    EppReplicas = epps.Count,
+                    GatewayBypassed = gateway.Stats.Bypassed,
+                    PerEpp = gateway.Stats.PerEpp(),
                     PerUpstream = gateway.Stats.PerUpstream(),
                     TtftCdf = StatsBuilder.TtftCdf(results, 200),
                     PickMeanMs = gateway.Stats.PickTime.MeanMs,
                     PickMaxMs = gateway.Stats.PickTime.MaxMs,
                     Timeline = timeline,
                 };
-                if (epp is not null)
+                if (epps.Count > 0)
                 {
+                    // Several replicas: the EPP's cost is theirs together (CPU and RSS summed).
                     m.EppCpuSeconds = cpu1 - cpu0;
                     m.EppCpuMsPerRequest = overall.Sent > 0 ? (cpu1 - cpu0) * 1000 / overall.Sent : double.NaN;
-                    (m.EppRssMiB, m.EppPeakRssMiB) = ProcStats.Memory(epp.Pid);
+                    m.EppRssMiB = 0;
+                    m.EppPeakRssMiB = 0;
+                    foreach (EppProcess e in epps)
+                    {
+                        (double rss, double peak) = ProcStats.Memory(e.Pid);
+                        m.EppRssMiB += rss;
+                        m.EppPeakRssMiB += peak;
+                    }
                 }
                 report.Modes.Add(m);
                 string pickTime = gateway.Stats.PickTime.Count > 0
                     ? ", oracle decision " + SvgChart.Fmt(m.PickMeanMs) + " ms mean, " + SvgChart.Fmt(m.PickMaxMs) + " ms max"
                     : "";
+                string scaleOut = (epps.Count > 1 ? "; " + EppSpread(epps.Count, m.PerEpp) : "")
+                    + (go.BypassFraction > 0 ? "; bypassed " + m.GatewayBypassed.ToString(CultureInfo.InvariantCulture) : "");
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  done: {overall.Completed}/{overall.Sent} ok, TTFT p90 {SvgChart.Fmt(overall.Ttft.P90)} s, {SvgChart.Fmt(overall.OutputTokensPerSecond)} tok/s, prefix hit {SvgChart.Fmt(counters.HitRate * 100)}%") + pickTime);
+                    $"  done: {overall.Completed}/{overall.Sent} ok, TTFT p90 {SvgChart.Fmt(overall.Ttft.P90)} s, {SvgChart.Fmt(overall.OutputTokensPerSecond)} tok/s, prefix hit {SvgChart.Fmt(counters.HitRate * 100)}%") + pickTime + scaleOut);
             }
             finally
             {
-                if (epp is not null)
-                    await epp.DisposeAsync().ConfigureAwait(false);
+                foreach (EppProcess e in epps)
+                    await e.DisposeAsync().ConfigureAwait(false);
             }
             ReportWriter.WriteAll(report, dir); // after each mode, so an interrupted run keeps what it has
         }
@@ -275,6 +317,24 @@ internal static class CompareCommand
             Console.WriteLine(verdict);
         Console.WriteLine("report: " + Path.GetFullPath(Path.Combine(dir, "report.html")));
         return 0;
+    }
+
+    private static double CpuSum(List<EppProcess> epps)
+    {
+        if (epps.Count == 0)
+            return double.NaN;
+        double sum = 0;
+        foreach (EppProcess e in epps)
+            sum += ProcStats.CpuSeconds(e.Pid);
+        return sum;
+    }
+
+    private static string EppSpread(int replicas, Dictionary<string, long> perEpp)
+    {
+        var counts = new List<string>(perEpp.Count);
+        foreach (long n in perEpp.Values)
+            counts.Add(n.ToString(CultureInfo.InvariantCulture));
+        return replicas.ToString(CultureInfo.InvariantCulture) + " EPP replicas, ext_proc streams " + string.Join("/", counts) + " (CPU and RSS summed)";
     }
 
     public static string Describe(WorkloadSpec s)
@@ -292,6 +352,10 @@ internal static class CompareCommand
             stages.Add(string.Create(CultureInfo.InvariantCulture, $"{st.Rate:0.##}x{st.Seconds:0.#}s"));
         string arrivals = s.Arrivals == ArrivalKind.Constant ? "constant" : "poisson";
         string gap = s.StageGap > 0 ? string.Create(CultureInfo.InvariantCulture, $", {s.StageGap:0.##} s between stages") : "";
+        if (s.EppReplicas > 1)
+            shape += $", {s.EppReplicas} EPP replicas";
+        if (s.BypassFraction > 0)
+            shape += string.Create(CultureInfo.InvariantCulture, $", bypass fraction {s.BypassFraction:0.###}");
         return shape + $"; {arrivals} stages {string.Join(", ", stages)}{gap}; max concurrency {s.MaxConcurrency}";
     }
 

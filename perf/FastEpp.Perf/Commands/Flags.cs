@@ -70,6 +70,17 @@ internal sealed class Flags
         return d;
     }
 
+    /// <summary>A number within [0, 1]; <paramref name="fallback"/> when absent.</summary>
+    public double Fraction(string name, double fallback)
+    {
+        string s = String(name, "");
+        if (s.Length == 0)
+            return fallback;
+        if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) || !(d >= 0 && d <= 1))
+            throw new FormatException("--" + name + " must be a number within 0..1, not '" + s + "'");
+        return d;
+    }
+
     public int Int(string name, int fallback)
     {
         string s = String(name, "");

@@ -33,7 +33,8 @@ internal static class LoadRunner
                     await Task.Delay(TimeSpan.FromSeconds(wait), cancellationToken).ConfigureAwait(false);
                 PlannedRequest planned = prompts.Next();
                 await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-                tasks.Add(SendOneAsync(client, planned, s, runStart, slots, drainCts.Token));
+                // x-request-id = the request's number in the seeded plan: the same request has the same id in every mode.
+                tasks.Add(SendOneAsync(client, planned, "perf-" + tasks.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), s, runStart, slots, drainCts.Token));
                 sent++;
             }
             progress?.Invoke(FormattableString.Invariant($"  stage {s + 1}/{spec.Stages.Length}: {stage.Rate:0.##} req/s x {stage.Seconds:0.#} s, sent {sent}, in flight {spec.MaxConcurrency - slots.CurrentCount}"));
@@ -86,13 +87,13 @@ internal static class LoadRunner
         return times;
     }
 
-    private static async Task<RequestResult> SendOneAsync(StreamingClient client, PlannedRequest planned, int stage, long runStart,
+    private static async Task<RequestResult> SendOneAsync(StreamingClient client, PlannedRequest planned, string requestId, int stage, long runStart,
         SemaphoreSlim slots, CancellationToken ct)
     {
         try
         {
             await Task.Yield(); // do not run the request on the arrival loop
-            RequestResult r = await client.SendAsync(planned.Body, runStart, ct).ConfigureAwait(false);
+            RequestResult r = await client.SendAsync(planned.Body, runStart, ct, requestId).ConfigureAwait(false);
             r.Stage = stage;
             return r;
         }

@@ -31,8 +31,11 @@ internal sealed class StreamingClient : IDisposable
         }, disposeHandler: true);
     }
 
-    /// <summary>Sends one request; never throws (failures are in the result).</summary>
-    public async Task<RequestResult> SendAsync(byte[] body, long runStart, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends one request; never throws (failures are in the result). <paramref name="requestId"/>, when given, is sent as
+    /// x-request-id (the gateway's bypass choice hashes it, so the same requests bypass in every mode).
+    /// </summary>
+    public async Task<RequestResult> SendAsync(byte[] body, long runStart, CancellationToken cancellationToken, string? requestId = null)
     {
         var result = new RequestResult { Ttft = double.NaN };
         long start = Stopwatch.GetTimestamp();
@@ -43,6 +46,8 @@ internal sealed class StreamingClient : IDisposable
             using var content = new ByteArrayContent(body);
             content.Headers.ContentType = s_json;
             using var request = new HttpRequestMessage(HttpMethod.Post, _uri) { Content = content, Version = HttpVersion.Version11 };
+            if (requestId is not null)
+                request.Headers.TryAddWithoutValidation("x-request-id", requestId);
             using HttpResponseMessage response = await _invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
             result.Status = (int)response.StatusCode;
             Stream stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);

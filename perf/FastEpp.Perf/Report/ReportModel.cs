@@ -46,6 +46,12 @@ internal sealed class ModeReport
     public double EppPeakRssMiB { get; set; } = double.NaN;
     public long GatewayFallbacks { get; set; }
     public long GatewayEppErrors { get; set; }
+    /// <summary>EPP processes of this mode (active-active); its EPP CPU and RSS figures are sums over them.</summary>
+    public int EppReplicas { get; set; }
+    /// <summary>Requests that bypassed the EPP / oracle and went round robin (--bypass-fraction).</summary>
+    public long GatewayBypassed { get; set; }
+    /// <summary>ext_proc streams per EPP address (several with --epp-replicas).</summary>
+    public Dictionary<string, long> PerEpp { get; set; } = new();
     /// <summary>The in-process picker's (oracle's) decision wall time per request, mean and max, ms (NaN for other modes).</summary>
     public double PickMeanMs { get; set; } = double.NaN;
     public double PickMaxMs { get; set; } = double.NaN;
@@ -91,6 +97,10 @@ internal sealed class CompareReport
     public int Seed { get; set; }
     public string SimArgs { get; set; } = "";
     public string EppBinary { get; set; } = "";
+    /// <summary>EPP replicas per EPP mode (--epp-replicas / fleet.epp_replicas).</summary>
+    public int EppReplicas { get; set; } = 1;
+    /// <summary>Share of requests bypassing the EPP and the oracle (--bypass-fraction / fleet.bypass_fraction).</summary>
+    public double BypassFraction { get; set; }
     public string Machine { get; set; } = "";
     public List<ModeReport> Modes { get; set; } = new();
 }

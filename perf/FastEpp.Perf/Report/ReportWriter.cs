@@ -30,7 +30,8 @@ internal static class ReportWriter
     public static string Table(CompareReport r)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| mode | sent | ok | errors | TTFT p50 (s) | TTFT p90 (s) | TTFT p99 (s) | TPOT p50 (ms) | TPOT p90 (ms) | E2E p90 (s) | output tok/s | req/s | prefix hit | EPP CPU ms/req | EPP RSS MiB |");
+        string sum = r.EppReplicas > 1 ? " (sum of " + r.EppReplicas.ToString(CultureInfo.InvariantCulture) + ")" : "";
+        sb.AppendLine("| mode | sent | ok | errors | TTFT p50 (s) | TTFT p90 (s) | TTFT p99 (s) | TPOT p50 (ms) | TPOT p90 (ms) | E2E p90 (s) | output tok/s | req/s | prefix hit | EPP CPU ms/req" + sum + " | EPP RSS MiB" + sum + " |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (ModeReport m in r.Modes)
         {
@@ -87,7 +88,7 @@ internal static class ReportWriter
         sb.AppendLine("- Parameters: " + r.Parameters);
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"- Scale {r.Scale} (rates, groups, replicas, concurrency cap), duration scale {r.DurationScale}; {r.Replicas} replicas; seed {r.Seed}"));
         sb.AppendLine("- Simulator: fastepp-sim " + r.SimArgs);
-        sb.AppendLine("- EPP: " + (r.EppBinary.Length > 0 ? r.EppBinary : "(none)"));
+        sb.AppendLine("- EPP: " + (r.EppBinary.Length > 0 ? r.EppBinary : "(none)") + EppDeployment(r));
         sb.AppendLine("- Machine: " + r.Machine + "; started " + r.StartedUtc);
         sb.AppendLine();
         sb.AppendLine("## Overall");
@@ -110,6 +111,19 @@ internal static class ReportWriter
             }
         }
         return sb.ToString();
+    }
+
+    private static string EppSum(CompareReport r) => r.EppReplicas > 1 ? " (sum of " + r.EppReplicas.ToString(CultureInfo.InvariantCulture) + ")" : "";
+
+    /// <summary>The EPP replicas and bypass share of the run, when not the plain single-EPP setup ("" otherwise).</summary>
+    internal static string EppDeployment(CompareReport r)
+    {
+        string s = "";
+        if (r.EppReplicas > 1)
+            s += string.Create(CultureInfo.InvariantCulture, $"; {r.EppReplicas} EPP replicas per EPP mode, active-active, the gateway spreads requests round robin over them (EPP CPU and RSS columns are sums over the replicas)");
+        if (r.BypassFraction > 0)
+            s += string.Create(CultureInfo.InvariantCulture, $"; bypass fraction {r.BypassFraction:0.###}: in the EPP modes and the oracle that share of requests (the same ones in every mode) skips the picker and goes round robin");
+        return s;
     }
 
     public static string Html(CompareReport r)
@@ -140,7 +154,7 @@ internal static class ReportWriter
         Li(sb, "Parameters: " + r.Parameters);
         Li(sb, string.Create(CultureInfo.InvariantCulture, $"Scale {r.Scale} (rates, groups, replicas, concurrency cap); duration scale {r.DurationScale}; {r.Replicas} replicas; seed {r.Seed}"));
         Li(sb, "Simulator: fastepp-sim " + r.SimArgs);
-        Li(sb, "EPP: " + (r.EppBinary.Length > 0 ? r.EppBinary : "(none)"));
+        Li(sb, "EPP: " + (r.EppBinary.Length > 0 ? r.EppBinary : "(none)") + EppDeployment(r));
         Li(sb, "Machine: " + r.Machine + "; started " + r.StartedUtc);
         sb.Append("</ul>");
         foreach (string v in Verdicts(r))
@@ -160,7 +174,7 @@ internal static class ReportWriter
         sb.Append("</div>");
         sb.Append(Timelines(r));
         sb.Append("<h2>Overall</h2><table id=\"overall\"><thead><tr>");
-        foreach (string h in new[] { "mode", "sent", "ok", "errors", "TTFT p50 (s)", "TTFT p90 (s)", "TTFT p99 (s)", "TPOT p50 (ms)", "TPOT p90 (ms)", "E2E p90 (s)", "output tok/s", "req/s", "prefix-cache hit", "EPP CPU ms/req", "EPP peak RSS MiB" })
+        foreach (string h in new[] { "mode", "sent", "ok", "errors", "TTFT p50 (s)", "TTFT p90 (s)", "TTFT p99 (s)", "TPOT p50 (ms)", "TPOT p90 (ms)", "E2E p90 (s)", "output tok/s", "req/s", "prefix-cache hit", "EPP CPU ms/req" + EppSum(r), "EPP peak RSS MiB" + EppSum(r) })
             sb.Append("<th>").Append(Esc(h)).Append("</th>");
         sb.Append("</tr></thead><tbody>");
         foreach (ModeReport m in r.Modes)

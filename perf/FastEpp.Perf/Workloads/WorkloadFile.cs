@@ -6,7 +6,7 @@ namespace FastEpp.Perf.Workloads;
 
 /// <summary>
 /// A workload written in inference-perf's config schema (../../shared/spec/routing.md §5) plus FastEpp's
-/// top-level <c>fleet:</c> section (replicas, profile, sim_args, description). What the suite can run is mapped onto
+/// top-level <c>fleet:</c> section (replicas, profile, sim_args, description, epp_replicas, bypass_fraction). What the suite can run is mapped onto
 /// a <see cref="WorkloadSpec"/>; a value it cannot honour (another load or data type, a distribution it cannot
 /// draw, non-streaming) is an error; sections that describe the real deployment (server, tokenizer, metrics,
 /// report, storage...) are listed as ignored; any other key is reported as unknown. Nothing is dropped silently:
@@ -284,6 +284,18 @@ internal sealed class WorkloadFile
                     };
                     break;
                 case "description": spec = spec with { Source = Scalar(node, "fleet.description") }; break;
+                case "epp_replicas":
+                    double n = Number(node, "fleet.epp_replicas");
+                    if (n < 1 || n > 64 || n != Math.Floor(n))
+                        throw Error(node, "fleet.epp_replicas must be an integer 1..64 (EPP processes per EPP mode), not " + Scalar(node, "fleet.epp_replicas"));
+                    spec = spec with { EppReplicas = (int)n };
+                    break;
+                case "bypass_fraction":
+                    double f = Number(node, "fleet.bypass_fraction");
+                    if (f < 0 || f > 1)
+                        throw Error(node, "fleet.bypass_fraction must be within 0..1 (the share of requests that skip the EPP), not " + Scalar(node, "fleet.bypass_fraction"));
+                    spec = spec with { BypassFraction = f };
+                    break;
                 default: Unknown("fleet." + key, node); break;
             }
         }

@@ -95,6 +95,10 @@ internal sealed record WorkloadSpec
     public int Replicas { get; init; } = 8;
     /// <summary>Extra fastepp-sim flags (LoRA slots...).</summary>
     public string[] SimArgs { get; init; } = [];
+    /// <summary>EPP replicas, active-active, in every EPP mode (fleet.epp_replicas; never scaled).</summary>
+    public int EppReplicas { get; init; } = 1;
+    /// <summary>Share of requests that bypass the EPP (and the oracle) and go round robin (fleet.bypass_fraction; never scaled).</summary>
+    public double BypassFraction { get; init; }
     /// <summary>Scale factor applied (1 = the reference parameters).</summary>
     public double AppliedScale { get; init; } = 1;
     public double AppliedDurationScale { get; init; } = 1;
