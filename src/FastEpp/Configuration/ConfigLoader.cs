@@ -234,7 +234,7 @@ internal static class ConfigLoader
             throw new ConfigException($"the plugin '{config.SaturationDetectorRef}' is not a saturation detector");
 
         // 13. Auto-create missing data producers (default producer per consumed key).
-        bool consumesPrefix = plugins.Exists(p => p is PrefixCacheScorer or PrefixCacheAffinityFilter or LatencyScorer);
+        bool consumesPrefix = plugins.Exists(p => p is PrefixCacheScorer or PrefixCacheAffinityFilter or LatencyScorer or PrefixHomeScorer);
         if (consumesPrefix && !plugins.Exists(p => p is ApproxPrefixCacheProducer or PrecisePrefixCacheProducer))
             RegisterDefault(ApproxPrefixCacheProducer.Type);
         ValidatePrefixProducers(plugins);

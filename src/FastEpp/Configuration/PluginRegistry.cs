@@ -31,7 +31,7 @@ internal static class PluginRegistry
         MetricsDataSource.Type, CoreMetricsExtractor.Type, NotificationSource.Kubernetes, NotificationSource.Endpoint,
         Requests.RequestAttributeReporter.Type, OpenAiParser.Type, VllmGrpcParser.Type,
         PassthroughParser.Type, ConcurrencyDetector.Type, UtilizationDetector.Type,
-        WaitScorer.Type, // FastEpp's own (not in the reference)
+        WaitScorer.Type, PrefixHomeScorer.Type, // FastEpp's own (not in the reference)
         PrecisePrefixCacheProducer.Type, TokenProducer.Type, TokenProducer.Alias, // llm-d's (routing.md §3)
     ];
 

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Net;
 using System.Text;
 
@@ -22,6 +23,7 @@ public sealed class Endpoint
         IsIPv6 = address.Contains(':');
         HostPort = FormatHostPort(address, port);
         HostPortUtf8 = Encoding.UTF8.GetBytes(HostPort);
+        AddressHash = XxHash3.HashToUInt64(HostPortUtf8);
         MetricsPort = metricsPort;
         MetricsHost = FormatHostPort(address, metricsPort);
     }
@@ -38,6 +40,8 @@ public sealed class Endpoint
     /// <summary><c>ip:port</c>, IPv6 bracketed (<c>[fd00::1]:8000</c>): the destination header form.</summary>
     public string HostPort { get; }
     public byte[] HostPortUtf8 { get; }
+    /// <summary>A hash of <see cref="HostPort"/>: the same in every EPP replica that sees this endpoint (rendezvous hashing).</summary>
+    public ulong AddressHash { get; }
     public int MetricsPort { get; }
     /// <summary>Where /metrics is scraped: <c>ip:metricsPort</c> (IPv6 bracketed).</summary>
     public string MetricsHost { get; }

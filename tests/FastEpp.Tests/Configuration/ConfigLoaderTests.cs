@@ -316,7 +316,7 @@ public class ConfigLoaderTests
             "openai-parser", "vllmgrpc-parser", "passthrough-parser", "concurrency-detector", "utilization-detector",
         ];
         // FastEpp's own types follow the reference's, each named fastepp-*.
-        string[] own = ["fastepp-wait-scorer"];
+        string[] own = ["fastepp-wait-scorer", "fastepp-prefix-home-scorer"];
         // Then llm-d's types FastEpp implements (spec routing.md §3).
         string[] llmd = ["precise-prefix-cache-producer", "token-producer", "tokenizer"];
         foreach (string t in reference)
