@@ -83,6 +83,15 @@ internal sealed class FleetOracle
     /// <summary>False: the burden is the recent-traffic share only (the rule before homes were counted), kept to measure against.</summary>
     public bool CountHomes { get; init; } = true;
 
+    /// <summary>
+    /// True (default): after the first 64 decisions the burden weight applies in proportion to how much of recent prompts
+    /// was found cached on some replica (with no sharing a new prompt brings no followers). False: always in full, kept
+    /// to measure against.
+    /// </summary>
+    public bool WeighBySharing { get; init; } = true;
+
+    private readonly double[] _recentHit = new double[64];
+    private double _recentShared;
     private int[] _homes = [];
     private int _homeTotal;
 
@@ -167,7 +176,14 @@ internal sealed class FleetOracle
                         double share = _recentCount > 8
                             ? (double)_recentPicks[i] / Math.Min(_recentCount - 1, _recentReplica.Length) * _replicas.Length : 1;
                         double homes = CountHomes ? (_homes[i] + 1.0) / ((double)_homeTotal / _replicas.Length + 1) : 0;
-                        imposed *= _recentCount > 8 || CountHomes ? Math.Max(share, homes) : 1;
+                        double burden = _recentCount > 8 || CountHomes ? Math.Max(share, homes) : 1;
+                        // A new prefix brings followers only as far as requests share prefixes: once a full window of
+                        // decisions is known, the burden counts in full when recent prompts were found cached on some
+                        // replica for half their length on average, in proportion below that (~0: plain load balancing,
+                        // where balancing request counts only adds noise to balancing work).
+                        double sharing = WeighBySharing && _recentCount > _recentHit.Length
+                            ? Math.Min(1, 2 * _recentShared / _recentHit.Length) : 1;
+                        imposed *= 1 + sharing * (burden - 1);
                     }
                     costs[i] = Cost(p, imposed);
                 }
@@ -189,7 +205,15 @@ internal sealed class FleetOracle
             TtftPrediction chosen = predictions[pick];
             int slot = (_recentCount - 1) % _recentReplica.Length;
             if (_recentCount > _recentReplica.Length)
+            {
                 _recentPicks[_recentReplica[slot]]--;
+                _recentShared -= _recentHit[slot];
+            }
+            int hitMax = 0;
+            foreach (TtftPrediction p in predictions)
+                hitMax = Math.Max(hitMax, p.HitTokens);
+            _recentHit[slot] = promptTokens > 0 ? Math.Min(1, (double)hitMax / promptTokens) : 0;
+            _recentShared += _recentHit[slot];
             _recentReplica[slot] = pick;
             _recentPicks[pick]++;
             if (chosen.HitTokens == 0)

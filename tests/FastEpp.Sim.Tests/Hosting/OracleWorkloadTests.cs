@@ -12,7 +12,7 @@ namespace FastEpp.Sim.Tests.Hosting;
 /// </summary>
 public sealed class OracleWorkloadTests
 {
-    private enum Policy { Oracle, TrafficShareOnly, ReferenceDefault, RoundRobin }
+    private enum Policy { Oracle, TrafficShareOnly, ReferenceDefault, RoundRobin, Greedy, BurdenInFull }
 
     [Fact]
     public void OverKvAtHighRate_TheReferenceDefaultFallsFarBehindTheOracle()
@@ -41,6 +41,49 @@ public sealed class OracleWorkloadTests
             {
                 int group = rng.Next(groups), prompt = rng.Next(5);
                 SimRequest req = Request(system[group], Text(300, 100000 + group * 7 + prompt), 200);
+                Route(policy, replicas, oracle, reference, req, t, all.Count);
+                all.Add(req);
+            }
+            t = end;
+        }
+        return P90(replicas, all);
+    }
+
+    [Fact]
+    public void PureLoadBalancing_TheBurdenFadesWithoutSharing()
+    {
+        // No prompt shares a prefix: weighing new prefixes by their replica's burden only adds noise to balancing work
+        // (the perf run where best beat the oracle on spread-lengths). Weighed by how much recent prompts share, the
+        // oracle comes within a few percent of the plain greedy rule and stays far ahead of the reference default.
+        string figures = "";
+        foreach (int seed in new[] { 1, 2, 3 })
+        {
+            double oracle = Spread(Policy.Oracle, seed), full = Spread(Policy.BurdenInFull, seed), greedy = Spread(Policy.Greedy, seed),
+                reference = Spread(Policy.ReferenceDefault, seed);
+            figures += $" seed {seed}: {oracle:F3}/{full:F3}/{greedy:F3}/{reference:F3}";
+            Assert.True(oracle <= full, $"seed {seed}: oracle {oracle:F3}s vs burden in full {full:F3}s");
+            Assert.True(oracle <= greedy * 1.05, $"seed {seed}: oracle {oracle:F3}s vs greedy {greedy:F3}s");
+            Assert.True(oracle < reference * 0.9, $"seed {seed}: oracle {oracle:F3}s vs reference default {reference:F3}s");
+        }
+        Assert.True(figures.Length > 0, figures); // (oracle / burden in full / greedy / reference default)
+    }
+
+    // perf/workloads/spread-lengths.yaml: no sharing, input U[100, 12000], output N(300, 150) in [10, 1000], 3/5/7 req/s.
+    private static double Spread(Policy policy, int seed)
+    {
+        const int engines = 4;
+        (Replica[] replicas, FleetOracle oracle, SimOptions _) = Fleet(engines, 19_208, policy);
+        var reference = new ReferenceLikeRouter(engines, new Random(seed));
+        var rng = new Random(seed);
+        var all = new List<SimRequest>();
+        double t = 0;
+        foreach (double rate in new[] { 3.0, 5.0, 7.0 })
+        {
+            double end = t + 30;
+            while ((t += -Math.Log(1 - rng.NextDouble()) / rate) < end)
+            {
+                int input = rng.Next(100, 12001), output = Math.Clamp((int)(300 + 150 * Gaussian(rng)), 10, 1000);
+                SimRequest req = Request(Text(input, rng.Next()), "", output);
                 Route(policy, replicas, oracle, reference, req, t, all.Count);
                 all.Add(req);
             }
@@ -113,7 +156,7 @@ public sealed class OracleWorkloadTests
         var replicas = new Replica[engines];
         for (int i = 0; i < engines; i++)
             replicas[i] = new Replica(i, options.Engine, new FaultOptions(), 1);
-        return (replicas, new FleetOracle(replicas, new SimClock(1), options) { CountHomes = policy != Policy.TrafficShareOnly }, options);
+        return (replicas, new FleetOracle(replicas, new SimClock(1), options) { CountHomes = policy != Policy.TrafficShareOnly, Greedy = policy == Policy.Greedy, WeighBySharing = policy != Policy.BurdenInFull }, options);
     }
 
     private static void Route(Policy policy, Replica[] replicas, FleetOracle oracle, ReferenceLikeRouter reference, SimRequest req, double t, int n)
