@@ -134,6 +134,29 @@ public sealed class PrefixHomeScorerTests
     }
 
     [Fact]
+    public void BestReplicasProfile_Loads_AndAFullCycleAllocatesNothing()
+    {
+        string? dir = AppContext.BaseDirectory;
+        while (dir is not null && !File.Exists(Path.Combine(dir, "FastEpp.sln")))
+            dir = Path.GetDirectoryName(dir);
+        Assert.NotNull(dir);
+        var scheduler = SchedulerFactory.CreateFromFlags(null, Path.Combine(dir, "perf", "configs", "best-replicas.yaml"));
+        Assert.Contains(scheduler.Config!.Plugins, p => p is PrefixHomeScorer);
+        Assert.Contains(scheduler.Config!.Plugins, p => p is WaitScorer);
+        EndpointSnapshot s = Uniform(100);
+        int[] candidates = All(s);
+        var result = new int[1];
+        SchedulingRequest[] requests = [Request(Prompt(SystemPrompt(1), "a")), Request(Prompt(SystemPrompt(2), "b")), Request("short one")];
+        void Cycle(SchedulingRequest r)
+        {
+            scheduler.Schedule(r, s, candidates, result, out _);
+            scheduler.PreRequest(r, s, result);
+            scheduler.ResponseComplete(r, s.Endpoints[result[0]]);
+        }
+        Assert.Equal(0, AllocatedOverWarmCycles(scheduler, requests, Cycle));
+    }
+
+    [Fact]
     public void Config_AutoCreatesThePrefixProducer_AndRefusesABadLength()
     {
         LoadedConfig loaded = ConfigLoader.Load("""
