@@ -136,10 +136,7 @@ public sealed class PrefixHomeScorerTests
     [Fact]
     public void BestReplicasProfile_Loads_AndAFullCycleAllocatesNothing()
     {
-        string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "FastEpp.sln")))
-            dir = Path.GetDirectoryName(dir);
-        Assert.NotNull(dir);
+        string dir = FastEpp.Tests.Operations.DeployTests.RepoRoot;
         var scheduler = SchedulerFactory.CreateFromFlags(null, Path.Combine(dir, "perf", "configs", "best-replicas.yaml"));
         Assert.Contains(scheduler.Config!.Plugins, p => p is PrefixHomeScorer);
         Assert.Contains(scheduler.Config!.Plugins, p => p is WaitScorer);

@@ -183,10 +183,7 @@ public sealed class WaitScorerTests
     [Fact]
     public void BestProfile_Loads_RoutesTheRepeatedPromptHome_AndAFullCycleAllocatesNothing()
     {
-        string? dir = AppContext.BaseDirectory;
-        while (dir is not null && !File.Exists(Path.Combine(dir, "FastEpp.sln")))
-            dir = Path.GetDirectoryName(dir);
-        Assert.NotNull(dir);
+        string dir = FastEpp.Tests.Operations.DeployTests.RepoRoot;
         var scheduler = SchedulerFactory.CreateFromFlags(null, Path.Combine(dir, "perf", "configs", "best.yaml"));
         Assert.Contains(scheduler.Config!.Plugins, p => p is WaitScorer);
         EndpointSnapshot s = Uniform(100);
