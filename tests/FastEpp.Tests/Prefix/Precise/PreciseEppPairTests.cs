@@ -33,25 +33,7 @@ public sealed class PreciseEppPairTests
         await using SimFleet fleet = SimFleet.Create(options);
         await fleet.StartAsync();
 
-        string config = $$"""
-            apiVersion: inference.networking.x-k8s.io/v1alpha1
-            kind: EndpointPickerConfig
-            plugins:
-            - type: precise-prefix-cache-producer
-              parameters:
-                tokenProcessorConfig: {blockSizeTokens: 16}
-                kvEventsPortOffset: {{pubPort - httpPort}}
-                tokenizeTimeout: 5s
-            - type: prefix-cache-scorer
-              parameters: {prefixMatchInfoProducerName: precise-prefix-cache-producer}
-            - type: queue-scorer
-            - type: max-score-picker
-            schedulingProfiles:
-            - name: default
-              plugins:
-              - {pluginRef: prefix-cache-scorer, weight: 3}
-              - {pluginRef: queue-scorer, weight: 1}
-            """;
+        string config = PreciseWithSimulatorTests.PreciseConfig("kvEventsPortOffset: " + (pubPort - httpPort).ToString(CultureInfo.InvariantCulture));
         string endpoints = string.Join(',', Enumerable.Range(0, Replicas).Select(i => $"127.0.0.1:{httpPort + i}"));
         await using var a = await EppServer.StartAsync(endpoints, "--refresh-metrics-interval", "20ms", "--config-text", config);
         await using var b = await EppServer.StartAsync(endpoints, "--refresh-metrics-interval", "20ms", "--config-text", config);

@@ -250,7 +250,7 @@ public sealed class PreciseWithSimulatorTests
     }
 
     // The precise producer (16-token blocks, the given event-source parameter) feeding prefix-cache-scorer ×3 + queue-scorer ×1.
-    private static string PreciseConfig(string eventSource) => $$"""
+    internal static string PreciseConfig(string eventSource) => $$"""
         apiVersion: inference.networking.x-k8s.io/v1alpha1
         kind: EndpointPickerConfig
         plugins:
